@@ -1,0 +1,61 @@
+# MeshConnect: every target sets up what it needs on first use.
+SHELL := /bin/bash
+.DEFAULT_GOAL := help
+
+PYTHON ?= python3
+VENV := $(CURDIR)/.venv
+BIN := $(VENV)/bin
+COLLECTIONS := $(CURDIR)/build/collections
+COLLECTION_LINK := $(COLLECTIONS)/ansible_collections/meshconnect/mesh
+SCENARIO ?= default
+
+export PATH := $(BIN):$(PATH)
+export ANSIBLE_COLLECTIONS_PATH := $(COLLECTIONS)
+export ANSIBLE_CONFIG := $(CURDIR)/ansible.cfg
+export PYTHONDONTWRITEBYTECODE := 1
+
+.PHONY: help venv collection docker image demo demo-down test unit lint sanity molecule molecule-all bench plan clean
+
+help: ## List the targets
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-14s %s\n", $$1, $$2}'
+
+venv: $(VENV)/.installed ## Python virtualenv with Ansible, linters, Molecule, pytest
+
+$(VENV)/.installed: requirements/dev.txt requirements/constraints.txt
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install -q --disable-pip-version-check -r requirements/dev.txt -c requirements/constraints.txt
+	touch $@
+
+collection: ## Make this checkout importable as meshconnect.mesh
+	@mkdir -p $(dir $(COLLECTION_LINK))
+	@ln -sfn $(CURDIR) $(COLLECTION_LINK)
+
+docker: ## Install and start Docker when needed
+	@scripts/docker-ready.sh
+
+image: docker ## Build (or reuse) the lab base image
+	@scripts/lab-image.sh
+
+plan: venv collection ## Compile the example inventory and print the report
+	$(BIN)/ansible-playbook -i inventories/example playbooks/plan.yml
+
+unit: venv collection ## Unit tests of the compiler and plugin tests
+	$(BIN)/pytest -q tests/unit tests/plugins
+
+lint: venv collection ## ansible-lint, production profile
+	$(BIN)/ansible-lint --profile production
+
+sanity: venv collection ## ansible-test sanity on a copy of the collection
+	scripts/sanity.sh
+
+molecule: venv collection image ## One Molecule scenario: make molecule SCENARIO=name
+	$(BIN)/molecule test -s $(SCENARIO)
+
+bench: venv collection ## Compile synthetic inventories and print time and memory
+	$(BIN)/python tests/bench/bench_compile.py
+
+test: unit lint sanity ## Every test
+	@echo "all tests passed"
+
+clean: ## Remove the virtualenv and build output
+	rm -rf $(VENV) build

@@ -1,0 +1,195 @@
+# -*- coding: utf-8 -*-
+# Copyright (c) 2026 MeshConnect
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+"""Access maps: what may be reached, as address intervals with port sets.
+
+An *access map* is a sorted list of disjoint ``(lo, hi, PortSet)`` pieces.
+Policies are compiled into one access map per site: the union of what they
+allow minus what they except, computed on addresses and ports, so that
+"all of hq except db" also removes db's address from the LAN that contains
+it.  The result only ever contains allow rules.
+"""
+
+from __future__ import absolute_import, division, print_function
+
+__metaclass__ = type
+
+from ansible_collections.meshconnect.mesh.plugins.module_utils.mesh_net import (
+    EVERYTHING, NOTHING, PortSet, format_interval, subtract_intervals,
+)
+
+
+def combine(a, b, op):
+    """Apply ``op(PortSet, PortSet)`` over two access maps, segment by segment."""
+    if not b and op is _union:
+        return list(a)
+    if not a and op is _union:
+        return list(b)
+    points = set()
+    for lo, hi, _ps in a:
+        points.add(lo)
+        points.add(hi + 1)
+    for lo, hi, _ps in b:
+        points.add(lo)
+        points.add(hi + 1)
+    points = sorted(points)
+    out = []
+    ia = ib = 0
+    na, nb = len(a), len(b)
+    for k in range(len(points) - 1):
+        start, end = points[k], points[k + 1] - 1
+        while ia < na and a[ia][1] < start:
+            ia += 1
+        while ib < nb and b[ib][1] < start:
+            ib += 1
+        pa = a[ia][2] if ia < na and a[ia][0] <= start else NOTHING
+        pb = b[ib][2] if ib < nb and b[ib][0] <= start else NOTHING
+        result = op(pa, pb)
+        if not result:
+            continue
+        if out and out[-1][1] == start - 1 and out[-1][2] == result:
+            out[-1] = (out[-1][0], end, result)
+        else:
+            out.append((start, end, result))
+    return out
+
+
+def _union(a, b):
+    if not b:
+        return a
+    if not a:
+        return b
+    return a.union(b)
+
+
+def _subtract(a, b):
+    return a.subtract(b) if b else a
+
+
+def _intersect(a, b):
+    return a.intersect(b)
+
+
+def union(a, b):
+    return combine(a, b, _union)
+
+
+def subtract(a, b):
+    return combine(a, b, _subtract)
+
+
+def restrict(a, lo, hi):
+    """The part of map ``a`` inside ``lo..hi``."""
+    return combine(a, [(lo, hi, EVERYTHING)], _intersect)
+
+
+def from_pieces(pieces):
+    """Build a map from possibly overlapping pieces."""
+    result = []
+    for piece in sorted(pieces, key=lambda p: (p[0], p[1])):
+        result = union(result, [piece])
+    return result
+
+
+def covers(amap, lo, hi, ports):
+    """Every address of ``lo..hi`` allows every port of ``ports``."""
+    cursor = lo
+    for plo, phi, ps in amap:
+        if phi < cursor:
+            continue
+        if plo > cursor:
+            return False
+        if not ps.covers(ports):
+            return False
+        cursor = phi + 1
+        if cursor > hi:
+            return True
+    return cursor > hi
+
+
+def touches(amap, lo, hi, ports=None):
+    """Some address of ``lo..hi`` allows some port of ``ports`` (or anything)."""
+    for plo, phi, ps in amap:
+        if phi < lo or plo > hi:
+            continue
+        if ports is None or ps.intersect(ports):
+            return True
+    return False
+
+
+def describe(amap, lo, hi):
+    """Text for the part of ``amap`` inside ``lo..hi``: ``all``, ``tcp/443``,
+    or ``partial: 10.0.0.0/30 all; ...`` when it differs between addresses."""
+    part = restrict(amap, lo, hi)
+    if not part:
+        return None
+    if len(part) == 1 and part[0][0] == lo and part[0][1] == hi:
+        return part[0][2].describe()
+    if all(ps == part[0][2] for _lo, _hi, ps in part):
+        holes = subtract_intervals([(lo, hi)], [(plo, phi) for plo, phi, _ps in part])
+        if len(holes) <= len(part):
+            return 'partial: %s except %s' % (part[0][2].describe(),
+                                              ', '.join(format_interval(hlo, hhi) for hlo, hhi in holes))
+    return 'partial: ' + '; '.join('%s %s' % (format_interval(plo, phi), ps.describe()) for plo, phi, ps in part)
+
+
+def to_json(amap):
+    return [[lo, hi, [list(x) for x in ps.tcp], [list(x) for x in ps.udp], ps.other] for lo, hi, ps in amap]
+
+
+def from_json(data):
+    return [(int(lo), int(hi), PortSet([tuple(x) for x in tcp], [tuple(x) for x in udp], other))
+            for lo, hi, tcp, udp, other in data]
+
+
+def grant_pieces(grant, sites, deny=False):
+    """Yield ``(site_name, lo, hi, PortSet)`` for one policy term.
+
+    An allow term reaches a resource's own ports narrowed by the term's
+    ports; an except term without ports removes every port of the resource.
+    """
+    site_names = sites if grant.site == '*' else [grant.site]
+    for site_name in site_names:
+        site = sites[site_name]
+        if grant.resource == '*':
+            resources = site.resources.values()
+        elif grant.resource in site.resources:
+            resources = [site.resources[grant.resource]]
+        else:
+            resources = []
+        for resource in resources:
+            if deny:
+                ports = EVERYTHING if grant.ports is None else grant.ports
+            else:
+                ports = resource.ports if grant.ports is None else resource.ports.intersect(grant.ports)
+            if ports:
+                yield site_name, resource.lo, resource.hi, ports
+
+
+def policy_access(policy, sites):
+    """site -> access map for one policy: allow minus except."""
+    allowed = {}
+    for grant in policy.allow:
+        for site_name, lo, hi, ports in grant_pieces(grant, sites):
+            allowed.setdefault(site_name, []).append((lo, hi, ports))
+    denied = {}
+    for grant in policy.deny:
+        for site_name, lo, hi, ports in grant_pieces(grant, sites, deny=True):
+            denied.setdefault(site_name, []).append((lo, hi, ports))
+    out = {}
+    for site_name in sorted(allowed):
+        amap = from_pieces(allowed[site_name])
+        if site_name in denied:
+            amap = subtract(amap, from_pieces(denied[site_name]))
+        if amap:
+            out[site_name] = amap
+    return out
+
+
+def merge_access(accesses):
+    """Union of several site -> map dictionaries."""
+    out = {}
+    for access in accesses:
+        for site_name, amap in access.items():
+            out[site_name] = union(out[site_name], amap) if site_name in out else amap
+    return dict(sorted(out.items()))

@@ -1,0 +1,655 @@
+# -*- coding: utf-8 -*-
+# Copyright (c) 2026 MeshConnect
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+"""The mesh compiler: inventory in, per-agent and per-user plans out.
+
+``compile_mesh()`` is the single entry point.  It is pure: the caller reads
+the lease state and the previous snapshot from disk, passes them in, and
+writes back what it returns.  The same input always gives the same output
+(see ``canonical_json``).
+"""
+
+from __future__ import absolute_import, division, print_function
+
+__metaclass__ = type
+
+import hashlib
+import json
+import re
+
+from ansible_collections.meshconnect.mesh.plugins.module_utils import mesh_access as access
+from ansible_collections.meshconnect.mesh.plugins.module_utils.mesh_errors import MeshError, Problems
+from ansible_collections.meshconnect.mesh.plugins.module_utils.mesh_leases import allocate, state_document
+from ansible_collections.meshconnect.mesh.plugins.module_utils.mesh_model import load_model, parse_grant
+from ansible_collections.meshconnect.mesh.plugins.module_utils.mesh_net import (
+    EVERYTHING, NOTHING, PORT_MAX, AddressError, PortSet, format_interval, format_ip, interval_to_cidrs,
+    merge_intervals, parse_ip,
+)
+
+PLAN_VERSION = 1
+
+
+def canonical_json(data):
+    return json.dumps(data, sort_keys=True, separators=(',', ':'))
+
+
+def compile_mesh(inventory, facts=None, lease_state=None, previous=None, today=None, explain=None):
+    """Compile ``inventory`` into plans.
+
+    :param inventory: dict with ``network``, ``sites`` (agent host ->
+        meshconnect_site), ``links``, ``users``, ``policies``, ``policy_tests``.
+    :param facts: agent host -> {public_key, interfaces} (optional).
+    :param lease_state: the lease document from the last run (optional).
+    :param previous: the snapshot recorded by the last applied run (optional).
+    :param today: ``datetime.date`` used for user expiry.
+    :param explain: a flow such as ``"alice hq:db:tcp/5432"`` to explain.
+    :raises MeshError: listing every problem, when the inventory is invalid.
+    """
+    problems = Problems()
+    model = load_model(inventory, facts, problems, today)
+    problems.raise_if_any()
+    return _Compiler(model, problems).run(lease_state, previous, explain)
+
+
+class _Compiler:
+    def __init__(self, model, problems):
+        self.model = model
+        self.net = model.network
+        self.problems = problems
+        self.checked_classes = set()
+        self.user_peers = {}
+
+    # ------------------------------------------------------------------
+    def run(self, lease_state, previous, explain):
+        model = self.model
+        members = ['agent/' + name for name in model.sites] + ['user/' + name for name in model.users]
+        leases, lease_changes = allocate(self.net, members, lease_state, self.problems)
+        self.problems.raise_if_any()
+        for name, site in model.sites.items():
+            address = parse_ip(leases['agent/' + name])
+            site.address = address
+            agent = site.resources['agent']
+            agent.lo = agent.hi = address
+            agent.cidr = '%s/32' % format_ip(address)
+        for name, user in model.users.items():
+            user.address = parse_ip(leases['user/' + name])
+
+        self._evaluate_policies()
+        self._links()
+        agents = dict((site.host, self._agent_plan(site)) for site in model.sites.values())
+        users = dict((user.name, self._user_plan(user)) for user in model.users.values())
+        self.problems.raise_if_any()
+
+        matrix = self._matrix()
+        report = {
+            'summary': {
+                'network': self.net.name,
+                'cidr': self.net.cidr,
+                'sites': len(model.sites),
+                'links': len(model.links),
+                'users': len(model.users),
+                'active_users': sum(1 for u in model.users.values() if not u.expired),
+                'policies': len(model.policies),
+                'leases_used': len(leases),
+                'leases_free': self.net.usable - len(leases),
+            },
+            'lease_changes': [{'action': a, 'member': m, 'address': ip} for a, m, ip in lease_changes],
+            'tests': self._run_tests(),
+            'diff': diff_snapshots(previous, matrix),
+            'explain': self.explain(explain) if explain else None,
+            'warnings': list(self.problems.warnings),
+        }
+        plan = {
+            'version': PLAN_VERSION,
+            'network': self.net.as_dict(),
+            'leases': leases,
+            'agents': agents,
+            'users': users,
+        }
+        plan['digest'] = hashlib.sha256(canonical_json(plan).encode('utf-8')).hexdigest()
+        return {
+            'plan': plan,
+            'report': report,
+            'matrix': matrix,
+            'lease_state': state_document(self.net, leases),
+        }
+
+    # ------------------------------------------------------------------
+    # policies
+
+    def _evaluate_policies(self):
+        model = self.model
+        self.policy_access = dict((p.name, access.policy_access(p, model.sites)) for p in model.policies)
+        by_user = dict((name, []) for name in model.users)
+        for policy in model.policies:
+            names = set(policy.users)
+            for group in policy.groups:
+                names.update(model.groups.get(group, ()))
+            for name in names:
+                by_user[name].append(policy.name)
+        self.user_policies = by_user
+
+        undeliverable = {}
+        for policy in model.policies:
+            for site_name in self.policy_access[policy.name]:
+                if not model.sites[site_name].dialable:
+                    undeliverable.setdefault(site_name, []).append(policy.name)
+        for site_name, names in sorted(undeliverable.items()):
+            self.problems.warn("site '%s'" % site_name,
+                               'cannot be dialled by users (no endpoint, or behind NAT without port '
+                               'forwarding), so what policies %s grant there is not reachable.'
+                               % ', '.join(sorted(set(names))),
+                               'forward UDP %d to the agent and set endpoint and port_forwarding: true.'
+                               % model.sites[site_name].endpoint_port)
+
+        # Users with the same policies share one access class.
+        self.classes = {}
+        self.user_class = {}
+        for name, user in model.users.items():
+            key = () if user.expired else tuple(sorted(by_user[name]))
+            if key not in self.classes:
+                merged = access.merge_access([self.policy_access[p] for p in key])
+                self.classes[key] = dict((s, m) for s, m in merged.items() if model.sites[s].dialable)
+            self.user_class[name] = key
+            if not user.expired and not self.classes[key]:
+                self.problems.warn("user '%s'" % name, 'is granted nothing reachable; the client bundle has '
+                                   'no peers.', 'add the user or a group of theirs to a policy.')
+
+    # ------------------------------------------------------------------
+    # links
+
+    def _links(self):
+        """Per site: linked peers, what they expose to us, and what we expose to them."""
+        model = self.model
+        self.peer_exposed = dict((name, {}) for name in model.sites)   # S -> T -> set(res names of T)
+        self.link_names = dict((name, {}) for name in model.sites)     # S -> T -> [link names]
+        self.served = dict((name, {}) for name in model.sites)         # S -> T -> set(res names of S)
+        for link in model.links:
+            names = sorted(link.exposes)
+            for s_name in names:
+                for t_name in names:
+                    if s_name == t_name:
+                        continue
+                    self.peer_exposed[s_name].setdefault(t_name, set()).update(link.exposes[t_name])
+                    self.served[s_name].setdefault(t_name, set()).update(link.exposes[s_name])
+                    self.link_names[s_name].setdefault(t_name, []).append(link.name)
+
+    def _site_flow_grants(self, site):
+        """``[(src_lo, src_hi, dst_map)]`` for traffic from linked sites."""
+        grants = []
+        own = site.resources
+        for t_name in sorted(self.served[site.name]):
+            peer = self.model.sites[t_name]
+            sources = [(peer.address, peer.address)]
+            sources += [(peer.resources[r].lo, peer.resources[r].hi) for r in sorted(self.peer_exposed[site.name][t_name])]
+            dst_pieces = [(own[r].lo, own[r].hi, own[r].ports) for r in sorted(self.served[site.name][t_name])]
+            grants.append((peer.address, peer.address, [(site.address, site.address, EVERYTHING)]))
+            if dst_pieces:
+                dst_map = access.from_pieces(dst_pieces)
+                for lo, hi in merge_intervals(sources):
+                    grants.append((lo, hi, dst_map))
+        return grants
+
+    # ------------------------------------------------------------------
+    # agents
+
+    def _agent_plan(self, site):
+        net = self.net
+        peers = []
+        owner = []          # (lo, hi, peer name, what) for the AllowedIPs overlap check
+        routes = []
+        pending = []
+        for t_name in sorted(self.peer_exposed[site.name]):
+            peer = self.model.sites[t_name]
+            intervals = [(peer.address, peer.address)]
+            for r_name in sorted(self.peer_exposed[site.name][t_name]):
+                res = peer.resources[r_name]
+                intervals.append((res.lo, res.hi))
+                owner.append((res.lo, res.hi, t_name, res.ref))
+                routes.append((res.lo, res.hi))
+            if peer.public_key is None:
+                pending.append('site:' + t_name)
+            peers.append({
+                'name': 'site:' + t_name,
+                'public_key': peer.public_key,
+                'endpoint': peer.endpoint_text,
+                'allowed_ips': _cidrs(intervals),
+                'keepalive': 0 if site.dialable else net.keepalive,
+                'links': sorted(self.link_names[site.name][t_name]),
+            })
+        self._check_overlaps("site '%s'" % site.name, owner,
+                             'WireGuard routes each address to one peer; expose non-overlapping resources '
+                             'to this site, or split the links.')
+        own = [(r.lo, r.hi, r.ref) for r in site.resources.values() if r.kind != 'agent']
+        for lo, hi, _peer, ref in owner:
+            for olo, ohi, oref in own:
+                if lo <= ohi and olo <= hi:
+                    self.problems.error("site '%s'" % site.name,
+                                        'would route %s (%s) into the mesh, but it overlaps its own resource %s.'
+                                        % (format_interval(lo, hi), ref, oref),
+                                        'sites with the same LAN addresses cannot be linked to each other; '
+                                        'renumber one LAN or do not expose it on this link.')
+
+        groups = []
+        if site.dialable:
+            by_map = {}
+            for name, user in self.model.users.items():
+                amap = self.classes[self.user_class[name]].get(site.name)
+                if not amap:
+                    continue
+                if user.public_key is None:
+                    pending.append('user:' + name)
+                peers.append(self._user_peer(user))
+                key = tuple(amap)
+                if key not in by_map:
+                    by_map[key] = (amap, [])
+                by_map[key][1].append(format_ip(user.address))
+            for key in sorted(by_map, key=lambda k: by_map[k][1][0]):
+                amap, sources = by_map[key]
+                groups.append(_flow_group(sources, amap, net.allow_ping))
+        for lo, hi, amap in _decompose(self._site_flow_grants(site)):
+            groups.append(_flow_group([format_interval(lo, hi)], amap, net.allow_ping))
+
+        return {
+            'site': site.name,
+            'host': site.host,
+            'address': format_ip(site.address),
+            'prefix': net.length,
+            'interface': net.interface,
+            'listen_port': net.port,
+            'mtu': net.mtu,
+            'router': site.router,
+            'forwarding': site.router,
+            'masquerade': site.masquerade and site.router,
+            'dialable': site.dialable,
+            'endpoint': site.endpoint_text,
+            'behind_nat': site.behind_nat,
+            'port_forwarding': site.port_forwarding,
+            'peers': peers,
+            'pending_keys': sorted(pending),
+            'routes': _cidrs(routes),
+            'resources': [{'name': r.name, 'cidr': r.cidr, 'ports': r.ports.describe(), 'kind': r.kind}
+                          for r in site.resources.values()],
+            'firewall': {'groups': groups},
+        }
+
+    def _user_peer(self, user):
+        cached = self.user_peers.get(user.name)
+        if cached is None:
+            cached = self.user_peers[user.name] = {
+                'name': 'user:' + user.name,
+                'public_key': user.public_key,
+                'endpoint': None,
+                'allowed_ips': ['%s/32' % format_ip(user.address)],
+                'keepalive': 0,
+                'links': [],
+            }
+        return cached
+
+    def _check_overlaps(self, item, owner, fix):
+        owner = sorted(owner)
+        reported = set()
+        for i in range(len(owner)):
+            lo, hi, peer, ref = owner[i]
+            for j in range(i + 1, len(owner)):
+                olo, ohi, opeer, oref = owner[j]
+                if olo > hi:
+                    break
+                if opeer != peer and (ref, oref) not in reported:
+                    reported.add((ref, oref))
+                    self.problems.error(item, 'would route overlapping addresses to two peers: %s (%s) via '
+                                        "'%s' and %s (%s) via '%s'." % (ref, format_interval(lo, hi), peer,
+                                                                       oref, format_interval(olo, ohi), opeer),
+                                        fix)
+
+    # ------------------------------------------------------------------
+    # users
+
+    def _user_plan(self, user):
+        key = self.user_class[user.name]
+        granted = self.classes[key]
+        peers = []
+        owner = []
+        for site_name, amap in granted.items():
+            site = self.model.sites[site_name]
+            intervals = [(lo, hi) for lo, hi, _ps in amap]
+            for lo, hi in merge_intervals(intervals):
+                owner.append((lo, hi, site_name, site_name))
+            peers.append({
+                'name': 'site:' + site_name,
+                'site': site_name,
+                'public_key': site.public_key,
+                'endpoint': site.endpoint_text,
+                'allowed_ips': _cidrs(intervals),
+                'keepalive': self.net.keepalive,
+            })
+        if key not in self.checked_classes:
+            self.checked_classes.add(key)
+            self._check_overlaps("user '%s'" % user.name, owner,
+                                 'a client routes each address to one site; narrow the policies so that '
+                                 'overlapping LANs are not granted together.')
+        return {
+            'name': user.name,
+            'address': format_ip(user.address),
+            'prefix': 32,
+            'dns': list(self.net.dns),
+            'mtu': self.net.mtu,
+            'expired': user.expired,
+            'public_key': user.public_key,
+            'peers': peers,
+            'pending_keys': sorted(p['name'] for p in peers if p['public_key'] is None),
+        }
+
+    # ------------------------------------------------------------------
+    # report
+
+    def _matrix(self):
+        """from -> to -> ports text, for users (by policy) and sites (by link)."""
+        model = self.model
+        matrix = {}
+        class_rows = {}
+        for name in model.users:
+            key = self.user_class[name]
+            if key not in class_rows:
+                rows = {}
+                for site_name, amap in self.classes[key].items():
+                    for res in model.sites[site_name].resources.values():
+                        text = access.describe(amap, res.lo, res.hi)
+                        if text:
+                            rows[res.ref] = text
+                class_rows[key] = rows
+            if class_rows[key]:
+                matrix['user:' + name] = class_rows[key]
+        for s_name, site in model.sites.items():
+            rows = {}
+            for t_name in sorted(self.peer_exposed[s_name]):
+                peer = model.sites[t_name]
+                rows['%s:agent' % t_name] = 'all'
+                for r_name in sorted(self.served[t_name][s_name]):
+                    rows['%s:%s' % (t_name, r_name)] = peer.resources[r_name].ports.describe()
+            if rows:
+                matrix['site:' + s_name] = rows
+        return matrix
+
+    def _access_of(self, user_name):
+        return self.classes[self.user_class[user_name]]
+
+    def _flow_verdict(self, user_name, grant, want_allow):
+        """``(passed, detail)`` for one test flow."""
+        granted = self._access_of(user_name)
+        sites = self.model.sites
+        site_names = list(sites) if grant.site == '*' else [grant.site]
+        targets = []
+        for site_name in site_names:
+            site = sites[site_name]
+            if grant.resource == '*':
+                targets.extend(site.resources.values())
+            elif grant.resource in site.resources:
+                targets.append(site.resources[grant.resource])
+        for res in targets:
+            amap = granted.get(res.site, [])
+            if want_allow:
+                ok = access.covers(amap, res.lo, res.hi, grant.ports) if grant.ports else \
+                    access.touches(amap, res.lo, res.hi)
+                if grant.resource != '*' and not ok:
+                    return False, '%s is not allowed (%s has %s)' % (
+                        grant.text, res.ref, access.describe(amap, res.lo, res.hi) or 'no access')
+                if grant.resource == '*' and ok:
+                    return True, 'allowed'
+            else:
+                if access.touches(amap, res.lo, res.hi, grant.ports):
+                    return False, '%s is allowed (%s has %s)' % (grant.text, res.ref,
+                                                                 access.describe(amap, res.lo, res.hi))
+        if want_allow and grant.resource == '*':
+            return False, '%s is not allowed: nothing at the site is reachable' % grant.text
+        return True, 'allowed' if want_allow else 'denied'
+
+    def _run_tests(self):
+        results = []
+        for test in self.model.tests:
+            for want_allow, grants in ((True, test.allow), (False, test.deny)):
+                for grant in grants:
+                    passed, detail = self._flow_verdict(test.user, grant, want_allow)
+                    results.append({
+                        'test': test.index,
+                        'user': test.user,
+                        'expect': 'allow' if want_allow else 'deny',
+                        'flow': grant.text,
+                        'passed': passed,
+                        'detail': detail,
+                    })
+        return results
+
+    def explain(self, query):
+        """Say which policy allows a flow, or why it is denied."""
+        parts = [p for p in re.split(r'\s*->\s*|\s+', query.strip()) if p]
+        if len(parts) != 2:
+            return {'query': query, 'verdict': 'invalid',
+                    'reasons': ['write the flow as "USER SITE:RESOURCE[:PROTO/PORT]", e.g. "alice hq:web:tcp/443"']}
+        principal, target = parts
+        try:
+            grant = parse_grant(target)
+        except (ValueError, AddressError) as exc:
+            return {'query': query, 'verdict': 'invalid', 'reasons': [str(exc)]}
+        model = self.model
+        if grant.site not in model.sites or (grant.resource != '*' and
+                                             grant.resource not in model.sites[grant.site].resources):
+            return {'query': query, 'verdict': 'invalid', 'reasons': ['unknown site or resource %r' % target]}
+        site = model.sites[grant.site]
+        resources = list(site.resources.values()) if grant.resource == '*' else [site.resources[grant.resource]]
+        if principal in model.users:
+            return self._explain_user(query, model.users[principal], site, resources, grant)
+        if principal in model.sites:
+            return self._explain_site(query, model.sites[principal], site, resources, grant)
+        return {'query': query, 'verdict': 'invalid', 'reasons': ['%r is neither a user nor a site' % principal]}
+
+    def _explain_user(self, query, user, site, resources, grant):
+        wanted = grant.ports
+        reasons = []
+
+        def allows(amap):
+            return any(access.covers(amap, r.lo, r.hi, wanted) if wanted else access.touches(amap, r.lo, r.hi)
+                       for r in resources)
+
+        if user.expired:
+            return {'query': query, 'verdict': 'denied',
+                    'reasons': ['user %s expired on %s' % (user.name, user.expires.isoformat())]}
+        applying = self.user_policies[user.name]
+        allowed_by = []
+        for policy in self.model.policies:
+            granted = self.policy_access[policy.name].get(site.name, [])
+            if policy.name not in applying:
+                if allows(granted):
+                    reasons.append("policy '%s' would allow it, but applies to %s, not to %s" % (
+                        policy.name, _who(policy), user.name))
+                continue
+            if allows(granted):
+                allowed_by.append(policy.name)
+                terms = [g.text for g in policy.allow if g.site in ('*', site.name)]
+                reasons.insert(0, "allowed by policy '%s' (allow %s)" % (policy.name, ', '.join(terms)))
+                continue
+            before = access.policy_access(_without_excepts(policy), self.model.sites).get(site.name, [])
+            if allows(before):
+                terms = [g.text for g in policy.deny if g.site in ('*', site.name)]
+                reasons.append("policy '%s' allows %s but excepts it (except %s)" % (
+                    policy.name, site.name, ', '.join(terms)))
+            elif granted:
+                reasons.append("policy '%s' reaches %s only as: %s" % (
+                    policy.name, site.name, '; '.join('%s %s' % (r.ref, access.describe(granted, r.lo, r.hi))
+                                                       for r in site.resources.values()
+                                                       if access.describe(granted, r.lo, r.hi))))
+        if not applying:
+            reasons.append('no policy applies to %s (groups: %s)' % (user.name, ', '.join(user.groups) or 'none'))
+        if wanted is not None:
+            for res in resources:
+                if not res.ports.intersect(wanted):
+                    reasons.append('resource %s serves only %s' % (res.ref, res.ports.describe()))
+        if allowed_by and not site.dialable:
+            return {'query': query, 'verdict': 'denied',
+                    'reasons': ['site %s cannot be dialled by users (no endpoint, or behind NAT without port '
+                                'forwarding)' % site.name] + reasons}
+        if allowed_by:
+            return {'query': query, 'verdict': 'allowed', 'reasons': reasons}
+        if not reasons:
+            reasons.append('no policy that applies to %s grants %s' % (user.name, grant.text))
+        return {'query': query, 'verdict': 'denied', 'reasons': reasons}
+
+    def _explain_site(self, query, source, site, resources, grant):
+        if source.name == site.name:
+            return {'query': query, 'verdict': 'invalid', 'reasons': ['a site does not reach itself over the mesh']}
+        links = self.link_names[source.name].get(site.name)
+        if not links:
+            return {'query': query, 'verdict': 'denied',
+                    'reasons': ['no link joins %s and %s' % (source.name, site.name)]}
+        exposed = self.served[site.name][source.name]
+        reasons = []
+        ok = False
+        for res in resources:
+            if res.kind == 'agent' or res.name in exposed:
+                ports = EVERYTHING if res.kind == 'agent' else res.ports
+                if grant.ports is None or ports.covers(grant.ports):
+                    ok = True
+                    reasons.append('%s is exposed to %s by link %s (%s)' % (res.ref, source.name,
+                                                                           ', '.join(links), ports.describe()))
+                else:
+                    reasons.append('%s is exposed by link %s only as %s' % (res.ref, ', '.join(links),
+                                                                           ports.describe()))
+            else:
+                reasons.append('link %s does not expose %s to %s' % (', '.join(links), res.ref, source.name))
+        return {'query': query, 'verdict': 'allowed' if ok else 'denied', 'reasons': reasons}
+
+
+# ----------------------------------------------------------------------
+# helpers
+
+
+class _PolicyView:
+    def __init__(self, policy):
+        self.name = policy.name
+        self.allow = policy.allow
+        self.deny = []
+
+
+def _without_excepts(policy):
+    return _PolicyView(policy)
+
+
+def _who(policy):
+    parts = []
+    if policy.users:
+        parts.append('users ' + ', '.join(policy.users))
+    if policy.groups:
+        parts.append('groups ' + ', '.join(policy.groups))
+    return ' and '.join(parts)
+
+
+def _cidrs(intervals):
+    out = []
+    for lo, hi in merge_intervals(intervals):
+        out.extend(interval_to_cidrs(lo, hi))
+    return out
+
+
+def _decompose(grants):
+    """Turn ``(src_lo, src_hi, dst_map)`` grants with overlapping sources
+    into disjoint source intervals, each with the union of its maps."""
+    if not grants:
+        return []
+    points = set()
+    for lo, hi, _m in grants:
+        points.add(lo)
+        points.add(hi + 1)
+    points = sorted(points)
+    out = []
+    for k in range(len(points) - 1):
+        start, end = points[k], points[k + 1] - 1
+        amap = []
+        for lo, hi, dst in grants:
+            if lo <= start and end <= hi:
+                amap = access.union(amap, dst)
+        if not amap:
+            continue
+        if out and out[-1][1] == start - 1 and out[-1][2] == amap:
+            out[-1] = (out[-1][0], end, amap)
+        else:
+            out.append((start, end, amap))
+    return out
+
+
+def _flow_group(sources, amap, allow_ping):
+    """nftables set elements for one group of sources sharing one map.
+
+    ``ports`` elements are ``DST . PROTO . PORTS``, ``other`` and ``ping``
+    elements are ``DST``; the template prefixes each with ``SRC . ``.
+    Destinations in a map are disjoint, so the elements never overlap.
+    """
+    ports, other, ping = [], [], []
+    for lo, hi, ps in amap:
+        dst = format_interval(lo, hi)
+        for proto in ('tcp', 'udp'):
+            for plo, phi in getattr(ps, proto):
+                ports.append('%s . %s . %s' % (dst, proto, plo if plo == phi else '%d-%d' % (plo, phi)))
+        if ps.other:
+            other.append(dst)
+        elif allow_ping:
+            ping.append(dst)
+    return {'sources': sources, 'ports': ports, 'other': other, 'ping': ping}
+
+
+# ----------------------------------------------------------------------
+# semantic diff
+
+
+def parse_description(text):
+    """Inverse of ``PortSet.describe`` (``None`` for partial or unknown)."""
+    if text is None or text == 'none':
+        return NOTHING
+    if text == 'all':
+        return EVERYTHING
+    if text.startswith('partial'):
+        return None
+    tcp, udp, other = [], [], False
+    for token in text.split(','):
+        if token == 'other-protocols':
+            other = True
+        elif token in ('tcp', 'udp'):
+            (tcp if token == 'tcp' else udp).append((0, PORT_MAX))
+        else:
+            proto, _sep, rng = token.partition('/')
+            lo, _sep, hi = rng.partition('-')
+            (tcp if proto == 'tcp' else udp).append((int(lo), int(hi or lo)))
+    return PortSet(tcp, udp, other)
+
+
+def diff_snapshots(previous, current):
+    """Flows newly allowed and newly denied since the recorded snapshot."""
+    if previous is None:
+        return None
+    before = previous.get('matrix', {}) if isinstance(previous, dict) else {}
+    allowed, denied, changed = [], [], []
+    for src in sorted(set(before) | set(current)):
+        old_rows, new_rows = before.get(src, {}), current.get(src, {})
+        if old_rows == new_rows:
+            continue
+        for dst in sorted(set(old_rows) | set(new_rows)):
+            old, new = old_rows.get(dst), new_rows.get(dst)
+            if old == new:
+                continue
+            old_ps, new_ps = parse_description(old), parse_description(new)
+            if old_ps is None or new_ps is None:
+                changed.append({'from': src, 'to': dst, 'before': old or 'none', 'after': new or 'none'})
+                continue
+            gained, lost = new_ps.subtract(old_ps), old_ps.subtract(new_ps)
+            if gained:
+                allowed.append({'from': src, 'to': dst, 'ports': gained.describe()})
+            if lost:
+                denied.append({'from': src, 'to': dst, 'ports': lost.describe()})
+    return {'newly_allowed': allowed, 'newly_denied': denied, 'changed': changed}
+
+
+def snapshot(result):
+    """What is recorded after an applied run, for the next run's diff."""
+    return {'version': PLAN_VERSION, 'digest': result['plan']['digest'], 'matrix': result['matrix']}
+
+
+__all__ = ['MeshError', 'canonical_json', 'compile_mesh', 'diff_snapshots', 'snapshot']

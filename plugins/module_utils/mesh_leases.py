@@ -1,0 +1,97 @@
+# -*- coding: utf-8 -*-
+# Copyright (c) 2026 MeshConnect
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+"""Overlay address leases.
+
+A lease maps a member (``agent/<site>`` or ``user/<name>``) to one overlay
+address.  Once given, a lease never changes: existing leases are kept as they
+are, new members get the lowest free address, and members that left the
+inventory release theirs.  The state is a small JSON document meant to be
+committed next to the inventory and reviewed like code.
+"""
+
+from __future__ import absolute_import, division, print_function
+
+__metaclass__ = type
+
+from ansible_collections.meshconnect.mesh.plugins.module_utils.mesh_net import AddressError, format_ip, parse_ip
+
+STATE_VERSION = 1
+
+
+def allocate(network, members, previous, problems):
+    """Return ``(leases, changes)``.
+
+    ``members`` is the ordered list of member keys that need an address;
+    ``previous`` the state document read from disk (or None).  ``leases`` maps
+    member -> address string; ``changes`` lists ``(action, member, address)``
+    for new and released leases.
+    """
+    item = "network '%s' (%s)" % (network.name, network.cidr)
+    old = {}
+    if previous:
+        if previous.get('version', STATE_VERSION) != STATE_VERSION:
+            problems.error(item, 'the lease file has version %r; this collection reads version %d.'
+                           % (previous.get('version'), STATE_VERSION), 'upgrade the collection.')
+            return {}, []
+        raw = previous.get('leases') or {}
+        if not isinstance(raw, dict):
+            problems.error(item, 'the lease file is damaged (leases is not a mapping).',
+                           'restore it from version control.')
+            return {}, []
+        seen = {}
+        for member, text in sorted(raw.items()):
+            try:
+                addr = parse_ip(text)
+            except AddressError:
+                problems.error(item, 'the lease file gives %s the invalid address %r.' % (member, text),
+                               'restore the file from version control.')
+                continue
+            if not network.lo < addr < network.hi:
+                if member in members:
+                    problems.error(item, '%s holds lease %s, outside the overlay network.' % (member, text),
+                                   'leases never change: keep the old cidr, or delete the lease file on '
+                                   'purpose to renumber every member.')
+                continue
+            if addr in seen:
+                problems.error(item, 'the lease file gives %s to both %s and %s.' % (text, seen[addr], member),
+                               'restore the file from version control.')
+                continue
+            seen[addr] = member
+            old[member] = addr
+
+    wanted = set(members)
+    kept = dict((m, a) for m, a in old.items() if m in wanted)
+    needed = len(wanted)
+    if needed > network.usable:
+        problems.error(item, 'has %d usable addresses but %d members need one (%d agents, %d users).'
+                       % (network.usable, needed, sum(1 for m in members if m.startswith('agent/')),
+                          sum(1 for m in members if m.startswith('user/'))),
+                       'choose a larger prefix in meshconnect_network.cidr (before any lease is given).')
+        return {}, []
+
+    taken = set(kept.values())
+    changes = []
+    leases = dict(kept)
+    cursor = network.lo + 1
+    for member in members:
+        if member in leases:
+            continue
+        while cursor in taken:
+            cursor += 1
+        leases[member] = cursor
+        taken.add(cursor)
+        changes.append(('leased', member, format_ip(cursor)))
+    for member in sorted(old):
+        if member not in wanted:
+            changes.append(('released', member, format_ip(old[member])))
+    return dict((m, format_ip(a)) for m, a in sorted(leases.items())), changes
+
+
+def state_document(network, leases):
+    return {
+        'version': STATE_VERSION,
+        'network': network.name,
+        'cidr': network.cidr,
+        'leases': dict(sorted(leases.items())),
+    }

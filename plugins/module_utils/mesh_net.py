@@ -1,0 +1,276 @@
+# -*- coding: utf-8 -*-
+# Copyright (c) 2026 MeshConnect
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+"""Address and port arithmetic for the mesh compiler.
+
+Addresses are IPv4 and handled as integers; a block of addresses is an
+inclusive interval ``(lo, hi)``.  Port sets are kept per protocol as sorted,
+disjoint, inclusive intervals.  Nothing here knows about Ansible.
+"""
+
+from __future__ import absolute_import, division, print_function
+
+__metaclass__ = type
+
+import bisect
+import re
+
+MAX_ADDR = (1 << 32) - 1
+PORT_MAX = 65535
+PORT_PROTOCOLS = ('tcp', 'udp')
+
+_PORT_RE = re.compile(r'^(tcp|udp)/(\d{1,5})(?:-(\d{1,5}))?$')
+
+
+class AddressError(ValueError):
+    """An address, prefix or port specification is malformed."""
+
+
+def parse_ip(text):
+    """Return the integer value of a dotted-quad IPv4 address."""
+    if not isinstance(text, str):
+        raise AddressError('%r is not an IPv4 address' % (text,))
+    parts = text.split('.')
+    if len(parts) != 4:
+        raise AddressError('%r is not an IPv4 address' % (text,))
+    value = 0
+    for part in parts:
+        if not part.isdigit() or len(part) > 3 or (len(part) > 1 and part[0] == '0'):
+            raise AddressError('%r is not an IPv4 address' % (text,))
+        octet = int(part)
+        if octet > 255:
+            raise AddressError('%r is not an IPv4 address' % (text,))
+        value = (value << 8) | octet
+    return value
+
+
+def format_ip(value):
+    return '%d.%d.%d.%d' % ((value >> 24) & 255, (value >> 16) & 255, (value >> 8) & 255, value & 255)
+
+
+def parse_cidr(text, strict=True):
+    """Parse ``a.b.c.d`` or ``a.b.c.d/len`` into ``(network_int, prefix_len)``.
+
+    With ``strict`` the address must be the network address of its prefix
+    (``10.0.0.1/24`` is refused: host bits set).
+    """
+    if not isinstance(text, str):
+        raise AddressError('%r is not an IPv4 address or CIDR' % (text,))
+    if '/' in text:
+        addr_text, _sep, len_text = text.partition('/')
+        if not len_text.isdigit() or int(len_text) > 32:
+            raise AddressError('%r has an invalid prefix length' % (text,))
+        length = int(len_text)
+    else:
+        addr_text, length = text, 32
+    addr = parse_ip(addr_text)
+    mask = prefix_mask(length)
+    if strict and addr & ~mask & MAX_ADDR:
+        raise AddressError('%r has host bits set; did you mean %s/%d?' % (text, format_ip(addr & mask), length))
+    return addr & mask if strict else addr, length
+
+
+def prefix_mask(length):
+    return (MAX_ADDR << (32 - length)) & MAX_ADDR
+
+
+def cidr_interval(text):
+    """``10.0.0.0/24`` -> ``(lo, hi)`` inclusive."""
+    net, length = parse_cidr(text)
+    return net, net | (~prefix_mask(length) & MAX_ADDR)
+
+
+def interval_to_cidrs(lo, hi):
+    """Smallest list of CIDR strings covering exactly ``lo..hi``."""
+    out = []
+    while lo <= hi:
+        size = (lo & -lo).bit_length() - 1 if lo else 32
+        while size > 0 and lo + (1 << size) - 1 > hi:
+            size -= 1
+        out.append('%s/%d' % (format_ip(lo), 32 - size))
+        lo += 1 << size
+    return out
+
+
+def format_interval(lo, hi):
+    """Render an address interval for nftables: address, CIDR or range."""
+    if lo == hi:
+        return format_ip(lo)
+    size = hi - lo + 1
+    if size & (size - 1) == 0 and lo % size == 0:
+        return '%s/%d' % (format_ip(lo), 32 - (size.bit_length() - 1))
+    return '%s-%s' % (format_ip(lo), format_ip(hi))
+
+
+def merge_intervals(intervals):
+    """Sort and merge overlapping or adjacent inclusive intervals."""
+    out = []
+    for lo, hi in sorted(intervals):
+        if out and lo <= out[-1][1] + 1:
+            if hi > out[-1][1]:
+                out[-1] = (out[-1][0], hi)
+        else:
+            out.append((lo, hi))
+    return out
+
+
+def subtract_intervals(base, remove):
+    """``base - remove`` for two merged interval lists."""
+    out = []
+    remove = merge_intervals(remove)
+    for lo, hi in base:
+        cur = lo
+        for rlo, rhi in remove:
+            if rhi < cur or rlo > hi:
+                continue
+            if rlo > cur:
+                out.append((cur, rlo - 1))
+            cur = max(cur, rhi + 1)
+            if cur > hi:
+                break
+        if cur <= hi:
+            out.append((cur, hi))
+    return out
+
+
+def intersect_intervals(a, b):
+    out = []
+    i = j = 0
+    while i < len(a) and j < len(b):
+        lo = max(a[i][0], b[j][0])
+        hi = min(a[i][1], b[j][1])
+        if lo <= hi:
+            out.append((lo, hi))
+        if a[i][1] < b[j][1]:
+            i += 1
+        else:
+            j += 1
+    return out
+
+
+def overlaps(a, b):
+    return a[0] <= b[1] and b[0] <= a[1]
+
+
+def contains(outer, inner):
+    return outer[0] <= inner[0] and inner[1] <= outer[1]
+
+
+class PortSet:
+    """What may be reached on one address: TCP/UDP port intervals plus
+    ``other`` (every protocol that has no ports, ICMP included).
+
+    Immutable by convention; operations return new objects.
+    """
+
+    __slots__ = ('tcp', 'udp', 'other', '_key')
+
+    def __init__(self, tcp=(), udp=(), other=False):
+        self.tcp = tuple(merge_intervals(tcp))
+        self.udp = tuple(merge_intervals(udp))
+        self.other = bool(other)
+        self._key = (self.tcp, self.udp, self.other)
+
+    @classmethod
+    def everything(cls):
+        return cls([(0, PORT_MAX)], [(0, PORT_MAX)], True)
+
+    @classmethod
+    def parse(cls, specs):
+        """Parse a list like ``['tcp/443', 'udp/53', 'tcp/8000-8100']``."""
+        tcp, udp = [], []
+        for spec in specs:
+            proto, lo, hi = parse_port_spec(spec)
+            (tcp if proto == 'tcp' else udp).append((lo, hi))
+        return cls(tcp, udp, False)
+
+    def __eq__(self, other):
+        return isinstance(other, PortSet) and self._key == other._key
+
+    def __ne__(self, other):
+        return not self == other
+
+    def __hash__(self):
+        return hash(self._key)
+
+    def __bool__(self):
+        return bool(self.tcp or self.udp or self.other)
+
+    __nonzero__ = __bool__
+
+    def is_everything(self):
+        return self == EVERYTHING
+
+    def union(self, other):
+        return PortSet(self.tcp + other.tcp, self.udp + other.udp, self.other or other.other)
+
+    def intersect(self, other):
+        return PortSet(intersect_intervals(self.tcp, other.tcp), intersect_intervals(self.udp, other.udp),
+                       self.other and other.other)
+
+    def subtract(self, other):
+        return PortSet(subtract_intervals(self.tcp, other.tcp), subtract_intervals(self.udp, other.udp),
+                       self.other and not other.other)
+
+    def covers(self, other):
+        return not other.subtract(self)
+
+    def describe(self):
+        """Human text: ``all``, ``none`` or ``tcp/443,udp/53``."""
+        if self.is_everything():
+            return 'all'
+        if not self:
+            return 'none'
+        parts = []
+        for proto in PORT_PROTOCOLS:
+            for lo, hi in getattr(self, proto):
+                if (lo, hi) == (0, PORT_MAX):
+                    parts.append(proto)
+                else:
+                    parts.append('%s/%d' % (proto, lo) if lo == hi else '%s/%d-%d' % (proto, lo, hi))
+        if self.other:
+            parts.append('other-protocols')
+        return ','.join(parts)
+
+
+EVERYTHING = PortSet.everything()
+NOTHING = PortSet()
+
+
+def parse_port_spec(spec):
+    """``tcp/443`` or ``udp/1000-2000`` -> ``(proto, lo, hi)``."""
+    match = _PORT_RE.match(spec) if isinstance(spec, str) else None
+    if not match:
+        raise AddressError('%r is not a port specification; write proto/port or proto/low-high '
+                           'with proto tcp or udp, e.g. tcp/443 or udp/1000-2000' % (spec,))
+    proto, lo, hi = match.group(1), int(match.group(2)), match.group(3)
+    hi = int(hi) if hi is not None else lo
+    if not 1 <= lo <= PORT_MAX or not 1 <= hi <= PORT_MAX:
+        raise AddressError('%r: ports must be between 1 and %d' % (spec, PORT_MAX))
+    if lo > hi:
+        raise AddressError('%r: the range is reversed; write %s/%d-%d' % (spec, proto, hi, lo))
+    return proto, lo, hi
+
+
+class IntervalIndex:
+    """Find which of many disjoint-or-not intervals overlap a query, fast.
+
+    Built once from ``(lo, hi, payload)`` items; ``overlapping(lo, hi)``
+    returns the payloads whose interval overlaps the query.
+    """
+
+    def __init__(self, items):
+        self._items = sorted(items, key=lambda item: (item[0], item[1]))
+        self._starts = [item[0] for item in self._items]
+        # Largest interval size bounds how far left an overlapping start can be.
+        self._span = max([hi - lo for lo, hi, _p in self._items] or [0])
+
+    def overlapping(self, lo, hi):
+        out = []
+        start = bisect.bisect_left(self._starts, lo - self._span)
+        stop = bisect.bisect_right(self._starts, hi)
+        for index in range(start, stop):
+            ilo, ihi, payload = self._items[index]
+            if ihi >= lo:
+                out.append(payload)
+        return out

@@ -1,0 +1,80 @@
+# -*- coding: utf-8 -*-
+# Copyright (c) 2026 MeshConnect
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+"""Plain-text views of the compile report, for people reading a play's output."""
+
+from __future__ import absolute_import, division, print_function
+
+__metaclass__ = type
+
+
+def matrix_table(matrix, limit=200):
+    """``from | to | ports`` table, one line per reachable resource."""
+    rows = []
+    for src in sorted(matrix, key=_principal_order):
+        for dst in sorted(matrix[src]):
+            rows.append((src, dst, matrix[src][dst]))
+    if not rows:
+        return 'nothing is reachable'
+    shown = rows[:limit] if limit else rows
+    width_src = max(len('FROM'), max(len(r[0]) for r in shown))
+    width_dst = max(len('TO'), max(len(r[1]) for r in shown))
+    lines = ['%-*s  %-*s  %s' % (width_src, 'FROM', width_dst, 'TO', 'ALLOWED')]
+    last = None
+    for src, dst, ports in shown:
+        lines.append('%-*s  %-*s  %s' % (width_src, src if src != last else '', width_dst, dst, ports))
+        last = src
+    if limit and len(rows) > limit:
+        lines.append('... %d more rows (see the registered report)' % (len(rows) - limit))
+    return '\n'.join(lines)
+
+
+def _principal_order(name):
+    return (0 if name.startswith('user:') else 1, name)
+
+
+def report_text(report, limit=200):
+    """The whole report: summary, warnings, tests, matrix, diff, explain."""
+    summary = report.get('summary', {})
+    lines = ['network %s (%s): %d sites, %d links, %d users (%d active), %d policies; %d leases used, %d free' % (
+        summary.get('network'), summary.get('cidr'), summary.get('sites', 0), summary.get('links', 0),
+        summary.get('users', 0), summary.get('active_users', 0), summary.get('policies', 0),
+        summary.get('leases_used', 0), summary.get('leases_free', 0))]
+    for change in report.get('lease_changes') or []:
+        lines.append('lease %s: %s %s' % (change['action'], change['member'], change['address']))
+    warnings = report.get('warnings') or []
+    if warnings:
+        lines.append('')
+        lines.append('WARNINGS')
+        lines.extend('  ' + w for w in warnings)
+    tests = report.get('tests') or []
+    if tests:
+        failed = [t for t in tests if not t['passed']]
+        lines.append('')
+        lines.append('POLICY TESTS: %d passed, %d failed' % (len(tests) - len(failed), len(failed)))
+        for test in tests:
+            lines.append('  %s  %-8s %-5s %s%s' % ('ok  ' if test['passed'] else 'FAIL', test['user'], test['expect'],
+                                                test['flow'], '' if test['passed'] else '  (%s)' % test['detail']))
+    lines.append('')
+    lines.append('REACHABILITY (policy and links)')
+    lines.append(matrix_table(report.get('matrix') or {}, limit))
+    diff = report.get('diff')
+    lines.append('')
+    if diff is None:
+        lines.append('DIFF: no previous run recorded')
+    elif not (diff['newly_allowed'] or diff['newly_denied'] or diff['changed']):
+        lines.append('DIFF: no change in reachability since the last recorded run')
+    else:
+        lines.append('DIFF since the last recorded run')
+        for entry in diff['newly_allowed']:
+            lines.append('  + %s -> %s %s' % (entry['from'], entry['to'], entry['ports']))
+        for entry in diff['newly_denied']:
+            lines.append('  - %s -> %s %s' % (entry['from'], entry['to'], entry['ports']))
+        for entry in diff['changed']:
+            lines.append('  ~ %s -> %s: %s => %s' % (entry['from'], entry['to'], entry['before'], entry['after']))
+    explain = report.get('explain')
+    if explain:
+        lines.append('')
+        lines.append('EXPLAIN %s: %s' % (explain['query'], explain['verdict'].upper()))
+        lines.extend('  ' + reason for reason in explain['reasons'])
+    return '\n'.join(lines)

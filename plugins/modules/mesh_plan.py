@@ -1,0 +1,151 @@
+#!/usr/bin/python
+# -*- coding: utf-8 -*-
+# Copyright (c) 2026 MeshConnect
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+
+from __future__ import absolute_import, division, print_function
+
+__metaclass__ = type
+
+DOCUMENTATION = r'''
+---
+module: mesh_plan
+short_description: Compile the mesh inventory into per-agent and per-user plans
+version_added: 0.1.0
+description:
+  - Runs on the controller (it is an action plugin) and touches no managed host.
+  - Reads the mesh model from inventory variables (C(meshconnect_network), C(meshconnect_links),
+    C(meshconnect_users), C(meshconnect_policies), C(meshconnect_policy_tests)) and C(meshconnect_site) of
+    every host in O(agents_group).
+  - Leases overlay addresses (kept in C(leases.json) in O(state_dir); an existing lease never changes),
+    generates key pairs for users without a public key, checks every reference, address and policy, runs the
+    policy tests, and returns the plans and a report (reachability matrix, test results, explain answer,
+    semantic diff against the last recorded run).
+  - Bad input fails with every problem listed, each naming the item and the fix; nothing is written then.
+  - Run it once per play (C(run_once: true)); its cost is linear in the size of the inventory.
+options:
+  agents_group:
+    description: Inventory group whose hosts are site agents.
+    type: str
+    default: meshconnect_agents
+  state_dir:
+    description:
+      - Directory for leases, the last recorded snapshot, cached agent facts and generated user keys.
+      - Defaults to C(meshconnect_state_dir), else C(state/) next to the inventory.
+    type: path
+  record:
+    description:
+      - Record the reachability snapshot and the agents' facts, so that the next run's diff is against
+        this one. Set by C(site.yml) once the plan is applied; C(plan.yml) leaves it off.
+    type: bool
+    default: false
+  explain:
+    description:
+      - A flow to explain, C(USER SITE:RESOURCE[:PROTO/PORT]) or C(SITE SITE:RESOURCE[:PROTO/PORT]).
+    type: str
+  fail_on_tests:
+    description: Fail when a policy test in C(meshconnect_policy_tests) fails.
+    type: bool
+    default: true
+  generate_user_keys:
+    description: Generate a key pair on the controller for users that have no O(ignore:public_key).
+    type: bool
+    default: true
+  today:
+    description: Date (YYYY-MM-DD) used to decide which users expired; defaults to today (UTC).
+    type: str
+attributes:
+  check_mode:
+    support: full
+    details: In check mode nothing is written; new leases are computed but not stored, keys not generated.
+  diff_mode:
+    support: full
+    details: Shows the change to the lease file.
+  platform:
+    platforms: posix
+author:
+  - MeshConnect engineering (@meshconnect)
+notes:
+  - The compiler lives in C(plugins/module_utils/mesh_compile.py) and has no Ansible dependency.
+seealso:
+  - name: Inventory reference
+    description: Every variable the compiler reads.
+    link: https://github.com/meshconnect/ansible-collection-mesh/blob/main/docs/inventory.md
+'''
+
+EXAMPLES = r'''
+- name: Compile the mesh once for the play
+  meshconnect.mesh.mesh_plan:
+    explain: "alice hq:db:tcp/5432"
+  run_once: true
+  register: mesh
+
+- name: Show the reachability matrix
+  ansible.builtin.debug:
+    msg: "{{ mesh.report.matrix | meshconnect.mesh.matrix_table }}"
+  run_once: true
+'''
+
+RETURN = r'''
+plan:
+  description: The plans. C(agents) maps agent inventory host names to their plan, C(users) user names to theirs.
+  returned: success
+  type: dict
+  contains:
+    version:
+      description: Plan format version.
+      type: int
+    network:
+      description: The normalised network settings.
+      type: dict
+    leases:
+      description: Member (C(agent/SITE) or C(user/NAME)) to overlay address.
+      type: dict
+    agents:
+      description: Per agent host, its address, peers, routes, forwarding, masquerade and firewall groups.
+      type: dict
+    users:
+      description: Per user, the client configuration plan (address, DNS, peers with AllowedIPs and endpoints).
+      type: dict
+    digest:
+      description: SHA-256 of the canonical JSON of the plan; identical input gives an identical digest.
+      type: str
+report:
+  description: What the compile found.
+  returned: success
+  type: dict
+  contains:
+    summary:
+      description: Counts of sites, links, users, policies and leases.
+      type: dict
+    matrix:
+      description: C(user:NAME) or C(site:NAME) to C(SITE:RESOURCE) to the ports reachable.
+      type: dict
+    tests:
+      description: One entry per policy test flow, with C(passed) and C(detail).
+      type: list
+      elements: dict
+    diff:
+      description: Flows newly allowed and newly denied since the last recorded run (null when none recorded).
+      type: dict
+    explain:
+      description: The verdict and reasons for O(explain).
+      type: dict
+    lease_changes:
+      description: Leases given and released by this run.
+      type: list
+      elements: dict
+    warnings:
+      description: Problems that do not stop the compile (expired users, unreachable grants).
+      type: list
+      elements: str
+state_dir:
+  description: The state directory used.
+  returned: always
+  type: str
+written:
+  description: Files written by this run.
+  returned: success
+  type: list
+  elements: str
+'''
