@@ -37,4 +37,6 @@ done
 : >/etc/machine-id
 rm -f /etc/hostname
 apt-get clean
-rm -rf /var/lib/apt/lists/* /var/cache/apt/*.bin
+rm -rf /var/lib/apt/lists/* /var/cache/apt/*.bin /var/lib/apt/periodic/update-success-stamp
+# Like a VM image that was never updated: the package lists are empty and old.
+touch -d @0 /var/lib/apt/lists

@@ -97,7 +97,8 @@ class _Compiler:
             'tests': self._run_tests(),
             'diff': diff_snapshots(previous, matrix),
             'explain': self.explain(explain) if explain else None,
-            'warnings': list(self.problems.warnings),
+            # Sorted: loading follows the input order of users and policies.
+            'warnings': sorted(self.problems.warnings),
         }
         plan = {
             'version': PLAN_VERSION,
@@ -175,17 +176,27 @@ class _Compiler:
                     self.link_names[s_name].setdefault(t_name, []).append(link.name)
 
     def _site_flow_grants(self, site):
-        """``[(src_lo, src_hi, dst_map)]`` for traffic from linked sites."""
+        """``[(src_lo, src_hi, dst_map)]`` for traffic from linked sites.
+
+        Each link grants on its own: what a peer exposes on one link does not
+        reach what this site exposes on another link between the same sites.
+        """
         grants = []
         own = site.resources
         for t_name in sorted(self.served[site.name]):
             peer = self.model.sites[t_name]
-            sources = [(peer.address, peer.address)]
-            sources += [(peer.resources[r].lo, peer.resources[r].hi) for r in sorted(self.peer_exposed[site.name][t_name])]
-            dst_pieces = [(own[r].lo, own[r].hi, own[r].ports) for r in sorted(self.served[site.name][t_name])]
             grants.append((peer.address, peer.address, [(site.address, site.address, EVERYTHING)]))
-            if dst_pieces:
-                dst_map = access.from_pieces(dst_pieces)
+        for link in self.model.links:
+            if not link.exposes.get(site.name):
+                continue
+            dst_pieces = [(own[r].lo, own[r].hi, own[r].ports) for r in link.exposes[site.name]]
+            dst_map = access.from_pieces(dst_pieces)
+            for t_name in sorted(link.exposes):
+                if t_name == site.name:
+                    continue
+                peer = self.model.sites[t_name]
+                sources = [(peer.address, peer.address)]
+                sources += [(peer.resources[r].lo, peer.resources[r].hi) for r in link.exposes[t_name]]
                 for lo, hi in merge_intervals(sources):
                     grants.append((lo, hi, dst_map))
         return grants
@@ -211,8 +222,11 @@ class _Compiler:
                 pending.append('site:' + t_name)
             peers.append({
                 'name': 'site:' + t_name,
+                'kind': 'site',
+                'address': format_ip(peer.address),
                 'public_key': peer.public_key,
                 'endpoint': peer.endpoint_text,
+                'behind_nat': peer.behind_nat,
                 'allowed_ips': _cidrs(intervals),
                 'keepalive': 0 if site.dialable else net.keepalive,
                 'links': sorted(self.link_names[site.name][t_name]),
@@ -278,8 +292,11 @@ class _Compiler:
         if cached is None:
             cached = self.user_peers[user.name] = {
                 'name': 'user:' + user.name,
+                'kind': 'user',
+                'address': format_ip(user.address),
                 'public_key': user.public_key,
                 'endpoint': None,
+                'behind_nat': True,
                 'allowed_ips': ['%s/32' % format_ip(user.address)],
                 'keepalive': 0,
                 'links': [],

@@ -29,6 +29,9 @@ def allocate(network, members, previous, problems):
     """
     item = "network '%s' (%s)" % (network.name, network.cidr)
     old = {}
+    if previous is not None and not isinstance(previous, dict):
+        problems.error(item, 'the lease file is damaged (it is not a mapping).', 'restore it from version control.')
+        return {}, []
     if previous:
         if previous.get('version', STATE_VERSION) != STATE_VERSION:
             problems.error(item, 'the lease file has version %r; this collection reads version %d.'

@@ -20,9 +20,9 @@ from ansible_collections.meshconnect.mesh.plugins.module_utils.mesh_net import (
     AddressError, EVERYTHING, PortSet, cidr_interval, format_ip, overlaps, parse_cidr, parse_ip,
 )
 
-NAME_RE = re.compile(r'^[A-Za-z0-9][A-Za-z0-9_.@+-]{0,63}$')
-HOST_RE = re.compile(r'^(?=.{1,253}$)([A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?)(\.[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?)*$')
-IFACE_RE = re.compile(r'^[A-Za-z0-9_.=+-]{1,15}$')
+NAME_RE = re.compile(r'^[A-Za-z0-9][A-Za-z0-9_.@+-]{0,63}\Z')
+HOST_RE = re.compile(r'^(?=.{1,253}$)([A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?)(\.[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?)*\Z')
+IFACE_RE = re.compile(r'^[A-Za-z0-9_.=+-]{1,15}\Z')
 RESERVED_RESOURCES = ('agent', '*')
 LOCAL_PREFIX = 'local-'
 
@@ -194,7 +194,8 @@ def _check_keys(problems, item, data, allowed):
 def _bool(problems, item, data, key, default):
     value = data.get(key, default)
     if not isinstance(value, bool):
-        problems.error(item, '%s must be true or false, not %r.' % (key, value))
+        problems.error(item, '%s must be true or false, not %r.' % (key, value),
+                       'write true or false without quotes, or leave %s out.' % key)
         return default
     return value
 
@@ -202,7 +203,8 @@ def _bool(problems, item, data, key, default):
 def _int(problems, item, data, key, default, low, high):
     value = data.get(key, default)
     if isinstance(value, bool) or not isinstance(value, int) or not low <= value <= high:
-        problems.error(item, '%s must be an integer from %d to %d, not %r.' % (key, low, high, value))
+        problems.error(item, '%s must be an integer from %d to %d, not %r.' % (key, low, high, value),
+                       'write a number without quotes, or leave %s out for the default %r.' % (key, default))
         return default
     return value
 
@@ -363,7 +365,9 @@ def _load_resource(problems, network, site_name, index, raw, seen):
         try:
             ports = PortSet.parse(specs)
         except AddressError as exc:
-            problems.error(item, 'ports are invalid: %s.' % exc)
+            problems.error(item, 'ports are invalid: %s.' % exc,
+                           'list ports 1-65535 as proto/port or proto/low-high, e.g. [tcp/443, udp/1000-2000], '
+                           'or leave ports out for every port.')
             return None
     net, length = parse_cidr(address)
     return Resource(site_name, name, '%s/%d' % (format_ip(net), length), lo, hi, ports, 'declared')
@@ -393,7 +397,8 @@ def _load_site(problems, network, host, raw):
         try:
             parse_ip(endpoint)
         except AddressError as exc:
-            problems.error(item, 'endpoint is invalid: %s.' % exc)
+            problems.error(item, 'endpoint is invalid: %s.' % exc,
+                           'give the IPv4 address or host name peers dial, without a port.')
             endpoint = None
     site = Site(
         host=host, name=name,
@@ -496,9 +501,27 @@ def load_model(inventory, facts, problems, today=None):
 
     links = _load_links(problems, inventory.get('links'), sites)
     users = _load_users(problems, inventory.get('users'), today)
+    _check_agent_keys(problems, sites, users)
     policies = _load_policies(problems, inventory.get('policies'), sites, users)
     tests = _load_tests(problems, inventory.get('policy_tests'), sites, users)
     return Model(network, sites, links, users, policies, tests)
+
+
+def _check_agent_keys(problems, sites, users):
+    """An agent's key must differ from every other agent's and user's key
+    (cloned agents share one); users sharing keys are reported by _load_users."""
+    owners = {}
+    for site in sites.values():
+        if site.public_key is not None:
+            owners.setdefault(site.public_key, []).append("site '%s'" % site.name)
+    for user in users.values():
+        if user.public_key in owners:
+            owners[user.public_key].append("user '%s'" % user.name)
+    for key, names in sorted(owners.items()):
+        if len(names) > 1:
+            problems.error(', '.join(names), 'share one public key.',
+                           'every agent and user needs its own key pair; remove the copied key file on the '
+                           'agent (it makes a new one) or give the user a key of their own.')
 
 
 def _check_resource_ref(problems, item, sites, site_name, resource, what):
@@ -644,7 +667,9 @@ def _load_grants(problems, item, entries, sites, what):
         try:
             grant = parse_grant(entry)
         except (ValueError, AddressError) as exc:
-            problems.error(item, '%s: %s.' % (what, exc))
+            problems.error(item, '%s: %s.' % (what, exc),
+                           'write SITE, SITE:RESOURCE or SITE:RESOURCE:PORTS with PORTS such as tcp/443 or '
+                           'tcp/80,udp/1000-2000 (ports 1-65535).')
             continue
         if grant.site != '*':
             if not _check_resource_ref(problems, item, sites, grant.site, grant.resource, '%s %r' % (what,

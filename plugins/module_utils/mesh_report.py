@@ -1,7 +1,7 @@
 # -*- coding: utf-8 -*-
 # Copyright (c) 2026 MeshConnect
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
-"""Plain-text views of the compile report, for people reading a play's output."""
+"""Plain-text views of compiler output: report text for people, set elements for nftables."""
 
 from __future__ import absolute_import, division, print_function
 
@@ -78,3 +78,20 @@ def report_text(report, limit=200):
         lines.append('EXPLAIN %s: %s' % (explain['query'], explain['verdict'].upper()))
         lines.extend('  ' + reason for reason in explain['reasons'])
     return '\n'.join(lines)
+
+
+def nft_elements(groups, kind):
+    """Flatten an agent's firewall groups into nftables set elements.
+
+    ``kind`` is ``ports`` (``SRC . DST . PROTO . PORTS``), ``other`` or
+    ``ping`` (``SRC . DST``).
+    """
+    out = []
+    for group in groups:
+        suffixes = group[kind]
+        if not suffixes:
+            continue
+        for source in group['sources']:
+            prefix = source + ' . '
+            out.extend(prefix + suffix for suffix in suffixes)
+    return out

@@ -1,0 +1,156 @@
+# -*- coding: utf-8 -*-
+# Copyright (c) 2026 MeshConnect
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+"""wg-quick configuration files and the live reconcile plan.
+
+Pure functions: parse a wg-quick file, and compare the desired interface
+(addresses, MTU, peers, routes) with what is live, returning the exact steps
+that make them equal.  The ``wg_sync`` module runs those steps.
+"""
+
+from __future__ import absolute_import, division, print_function
+
+__metaclass__ = type
+
+from ansible_collections.meshconnect.mesh.plugins.module_utils.mesh_net import (
+    AddressError, cidr_interval, contains, parse_cidr, format_ip,
+)
+
+
+def parse_config(text):
+    """Parse a wg-quick file into ``{'interface': {...}, 'peers': [...]}``.
+
+    Keys are lower-cased; list-valued keys (Address, AllowedIPs, DNS) are
+    split on commas.
+    """
+    interface = {}
+    peers = []
+    current = None
+    for raw in text.splitlines():
+        line = raw.split('#', 1)[0].strip()
+        if not line:
+            continue
+        if line.startswith('[') and line.endswith(']'):
+            section = line[1:-1].strip().lower()
+            if section == 'interface':
+                current = interface
+            elif section == 'peer':
+                current = {}
+                peers.append(current)
+            else:
+                raise ValueError('unknown section [%s]' % section)
+            continue
+        if current is None or '=' not in line:
+            raise ValueError('unexpected line %r' % raw)
+        key, _sep, value = line.partition('=')
+        key = key.strip().lower()
+        value = value.strip()
+        if key in ('address', 'allowedips', 'dns'):
+            current.setdefault(key, []).extend(v.strip() for v in value.split(',') if v.strip())
+        elif key in ('postup', 'postdown', 'preup', 'predown'):
+            current.setdefault(key, []).append(value)
+        else:
+            current[key] = value
+    return {'interface': interface, 'peers': peers}
+
+
+def normalise_cidr(text):
+    net, length = parse_cidr(text, strict=False)
+    if length == 32 and '/' not in text:
+        return '%s/32' % format_ip(net)
+    mask = ((1 << 32) - 1) << (32 - length) & ((1 << 32) - 1)
+    return '%s/%d' % (format_ip(net & mask), length)
+
+
+def desired_peers(config):
+    """public key -> {'allowed_ips': frozenset, 'endpoint': str|None, 'keepalive': int}"""
+    out = {}
+    for peer in config['peers']:
+        out[peer['publickey']] = {
+            'allowed_ips': frozenset(normalise_cidr(c) for c in peer.get('allowedips', [])),
+            'endpoint': peer.get('endpoint'),
+            'keepalive': int(peer.get('persistentkeepalive', 0) or 0),
+        }
+    return out
+
+
+def sync_config_text(config, private_key):
+    """The ``wg syncconf`` input for ``config``: wg-quick keys stripped,
+    the private key included so that the reload never drops it."""
+    lines = ['[Interface]', 'PrivateKey = %s' % private_key]
+    if config['interface'].get('listenport'):
+        lines.append('ListenPort = %s' % config['interface']['listenport'])
+    for peer in config['peers']:
+        lines.append('[Peer]')
+        lines.append('PublicKey = %s' % peer['publickey'])
+        if peer.get('allowedips'):
+            lines.append('AllowedIPs = %s' % ', '.join(peer['allowedips']))
+        if peer.get('endpoint'):
+            lines.append('Endpoint = %s' % peer['endpoint'])
+        if peer.get('persistentkeepalive'):
+            lines.append('PersistentKeepalive = %s' % peer['persistentkeepalive'])
+    return '\n'.join(lines) + '\n'
+
+
+def peer_changes(wanted, live):
+    """Human-readable differences between desired and live peers.
+
+    ``live`` maps public key -> {'allowed_ips', 'endpoint', 'keepalive'}.
+    A live endpoint that differs from the configured one is not a
+    difference (peers roam; a changed configuration forces a sync anyway),
+    but a configured endpoint that is not live at all is.
+    """
+    changes = []
+    for key in sorted(set(wanted) | set(live)):
+        if key not in live:
+            changes.append('add peer %s' % key)
+            continue
+        if key not in wanted:
+            changes.append('remove peer %s' % key)
+            continue
+        want, have = wanted[key], live[key]
+        if want['allowed_ips'] != have['allowed_ips']:
+            changes.append('peer %s allowed-ips %s -> %s' % (key, ','.join(sorted(have['allowed_ips'])) or '(none)',
+                                                              ','.join(sorted(want['allowed_ips'])) or '(none)'))
+        if want['keepalive'] != have['keepalive']:
+            changes.append('peer %s keepalive %s -> %s' % (key, have['keepalive'], want['keepalive']))
+        if want['endpoint'] and not have['endpoint']:
+            changes.append('peer %s endpoint (none) -> %s' % (key, want['endpoint']))
+    return changes
+
+
+def desired_routes(addresses, allowed_ips):
+    """Routes wg-quick would add: each allowed prefix not already covered by
+    a connected prefix of the interface addresses."""
+    connected = [cidr_interval(normalise_cidr(a)) for a in addresses]
+    out = set()
+    for cidr in allowed_ips:
+        interval = cidr_interval(cidr)
+        if any(contains(c, interval) for c in connected):
+            continue
+        out.add(cidr)
+    return out
+
+
+def parse_dump_peers(allowed_text, endpoints_text, keepalive_text):
+    """Parse ``wg show IF allowed-ips|endpoints|persistent-keepalive``."""
+    peers = {}
+    for line in allowed_text.splitlines():
+        parts = line.split('\t')
+        if len(parts) < 2:
+            continue
+        ips = frozenset(normalise_cidr(c) for c in parts[1].split() if c != '(none)')
+        peers[parts[0]] = {'allowed_ips': ips, 'endpoint': None, 'keepalive': 0}
+    for line in endpoints_text.splitlines():
+        parts = line.split('\t')
+        if len(parts) == 2 and parts[0] in peers and parts[1] != '(none)':
+            peers[parts[0]]['endpoint'] = parts[1]
+    for line in keepalive_text.splitlines():
+        parts = line.split('\t')
+        if len(parts) == 2 and parts[0] in peers and parts[1] not in ('off', '(none)'):
+            peers[parts[0]]['keepalive'] = int(parts[1])
+    return peers
+
+
+__all__ = ['AddressError', 'desired_peers', 'desired_routes', 'normalise_cidr', 'parse_config', 'parse_dump_peers',
+           'peer_changes', 'sync_config_text']

@@ -1,0 +1,208 @@
+#!/usr/bin/python
+# -*- coding: utf-8 -*-
+# Copyright (c) 2026 MeshConnect
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+
+from __future__ import absolute_import, division, print_function
+
+__metaclass__ = type
+
+DOCUMENTATION = r'''
+---
+module: site_facts
+short_description: Discover an agent's local resources, NAT situation and WireGuard implementation
+version_added: 0.1.0
+description:
+  - Lists the host's IPv4 addresses and attached subnets, which the compiler offers as C(local-IFNAME) resources
+    of the site. Loopback, link-local addresses, interfaces that are down, and the interfaces in
+    O(exclude_interfaces) (the overlay interface among them) are left out.
+  - Detects NAT by comparing the source address the host uses for outbound traffic with the addresses of its
+    declared O(endpoint), and warns when peers are expected to dial a NATed agent that has no port forward.
+  - Decides between the kernel WireGuard module and the userspace C(wireguard-go), by trying to create a
+    WireGuard link (removed at once), or by the type of the existing overlay interface.
+  - Read-only apart from that probe link; returns everything as the fact C(meshconnect_discovered).
+options:
+  exclude_interfaces:
+    description: Interfaces never reported (the overlay interface, container bridges, ...).
+    type: list
+    elements: str
+    default: [mc0]
+  endpoint:
+    description: The endpoint peers dial for this agent (host name or address), if it has one.
+    type: str
+  port_forwarding:
+    description: Whether the inventory says UDP is forwarded to this agent through its NAT.
+    type: bool
+    default: false
+  listen_port:
+    description: The WireGuard port, used in messages.
+    type: int
+    default: 51820
+  wireguard:
+    description: C(auto) probes the kernel; C(kernel) or C(userspace) force the choice.
+    type: str
+    choices: [auto, kernel, userspace]
+    default: auto
+requirements:
+  - iproute2 (C(ip)) on the managed host
+attributes:
+  check_mode:
+    support: full
+  diff_mode:
+    support: none
+  facts:
+    support: full
+  platform:
+    platforms: posix
+author:
+  - MeshConnect engineering (@meshconnect)
+'''
+
+EXAMPLES = r'''
+- name: Discover local resources and NAT
+  meshconnect.mesh.site_facts:
+    exclude_interfaces: [mc0, docker0]
+    endpoint: vpn.hq.example.com
+'''
+
+RETURN = r'''
+ansible_facts:
+  description: Facts set on the host.
+  returned: always
+  type: dict
+  contains:
+    meshconnect_discovered:
+      description: What was discovered.
+      type: dict
+      contains:
+        interfaces:
+          description: One entry per address, with C(name), C(address) and C(prefix).
+          type: list
+          elements: dict
+        route_source:
+          description: The source address of the default route, or null.
+          type: str
+        endpoint_addresses:
+          description: The addresses O(endpoint) resolves to, from the host.
+          type: list
+          elements: str
+        behind_nat:
+          description: True when the host has an endpoint and none of its addresses is the route source.
+          type: bool
+        wireguard:
+          description: C(kernel) or C(userspace).
+          type: str
+'''
+
+import json
+import socket
+
+from ansible.module_utils.basic import AnsibleModule
+
+PROBE_LINK = 'mcprobe0'
+
+
+def _ip_json(module, ip, args):
+    rc, out, err = module.run_command([ip, '-j'] + args)
+    if rc != 0:
+        return None
+    try:
+        return json.loads(out or '[]')
+    except ValueError:
+        return None
+
+
+def discover_interfaces(module, ip, excluded):
+    found = []
+    for link in _ip_json(module, ip, ['-4', 'addr', 'show']) or []:
+        name = link.get('ifname')
+        if not name or name == 'lo' or name in excluded:
+            continue
+        if 'UP' not in (link.get('flags') or []):
+            continue
+        for info in link.get('addr_info') or []:
+            address = info.get('local')
+            if info.get('family') != 'inet' or not address or address.startswith('169.254.'):
+                continue
+            if info.get('scope') not in (None, 'global'):
+                continue
+            found.append({'name': name, 'address': address, 'prefix': int(info.get('prefixlen', 32))})
+    return sorted(found, key=lambda entry: (entry['name'], entry['address']))
+
+
+def route_source(module, ip):
+    # A routing lookup only: no packet is sent.
+    routes = _ip_json(module, ip, ['-4', 'route', 'get', '192.0.2.1'])
+    if routes:
+        return routes[0].get('prefsrc')
+    return None
+
+
+def resolve(endpoint):
+    try:
+        infos = socket.getaddrinfo(endpoint, None, socket.AF_INET, socket.SOCK_DGRAM)
+    except (socket.gaierror, UnicodeError):
+        return []
+    return sorted(set(info[4][0] for info in infos))
+
+
+def wireguard_implementation(module, ip, wanted, overlay):
+    if wanted != 'auto':
+        return wanted
+    links = _ip_json(module, ip, ['-d', 'link', 'show'])
+    for link in links or []:
+        if link.get('ifname') in overlay:
+            kind = (link.get('linkinfo') or {}).get('info_kind')
+            if kind == 'wireguard':
+                return 'kernel'
+            if kind == 'tun':
+                return 'userspace'
+    rc, _out, _err = module.run_command([ip, 'link', 'add', PROBE_LINK, 'type', 'wireguard'])
+    if rc == 0:
+        module.run_command([ip, 'link', 'del', PROBE_LINK])
+        return 'kernel'
+    return 'userspace'
+
+
+def main():
+    module = AnsibleModule(
+        argument_spec={
+            'exclude_interfaces': {'type': 'list', 'elements': 'str', 'default': ['mc0']},
+            'endpoint': {'type': 'str'},
+            'port_forwarding': {'type': 'bool', 'default': False},
+            'listen_port': {'type': 'int', 'default': 51820},
+            'wireguard': {'type': 'str', 'default': 'auto', 'choices': ['auto', 'kernel', 'userspace']},
+        },
+        supports_check_mode=True,
+    )
+    params = module.params
+    ip = module.get_bin_path('ip', required=True)
+    excluded = set(params['exclude_interfaces'])
+    interfaces = discover_interfaces(module, ip, excluded)
+    source = route_source(module, ip)
+    endpoint = params['endpoint']
+    endpoint_addresses = resolve(endpoint) if endpoint else []
+    own = set(entry['address'] for entry in interfaces)
+    behind_nat = bool(endpoint_addresses) and not (own & set(endpoint_addresses))
+    if endpoint and not endpoint_addresses:
+        module.warn('endpoint %s does not resolve from this host; peers may not resolve it either.' % endpoint)
+    if behind_nat and not params['port_forwarding']:
+        module.warn(
+            'this agent is behind NAT: it sends from %s, but its endpoint %s is %s. Peers and users that dial '
+            '%s:%d will not reach it unless UDP %d is forwarded to this host; once it is, set '
+            'port_forwarding: true and behind_nat: true in meshconnect_site (or remove endpoint if nothing '
+            'should dial it).' % (source or 'an address it does not own', endpoint, ', '.join(endpoint_addresses),
+                                  endpoint, params['listen_port'], params['listen_port']))
+    discovered = {
+        'interfaces': interfaces,
+        'route_source': source,
+        'endpoint': endpoint,
+        'endpoint_addresses': endpoint_addresses,
+        'behind_nat': behind_nat,
+        'wireguard': wireguard_implementation(module, ip, params['wireguard'], excluded),
+    }
+    module.exit_json(changed=False, ansible_facts={'meshconnect_discovered': discovered})
+
+
+if __name__ == '__main__':
+    main()

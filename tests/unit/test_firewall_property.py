@@ -1,0 +1,468 @@
+# -*- coding: utf-8 -*-
+# Copyright (c) 2026 MeshConnect
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+"""Random inventories against a brute-force reading of the policy language.
+
+For every generated inventory the compiled firewall must
+
+* hold no two overlapping elements in one nftables set (nftables refuses
+  them), and
+* allow exactly what the policies and links say, address by address: every
+  element is allowed by the reference, and everything the reference allows
+  (in particular every flow of report.matrix) is covered by the elements of
+  the agent that owns the destination.
+
+The reference below evaluates each address on its own, from the inventory
+as written, without using the compiler's access maps.
+"""
+
+import datetime
+import random
+
+import pytest
+
+from meshcase import (
+    TODAY, agent, build, firewall_access, firewall_boxes, key, overlapping_boxes, parse_interval,
+)
+
+from ansible_collections.meshconnect.mesh.plugins.module_utils.mesh_net import (
+    EVERYTHING, NOTHING, PortSet, format_ip, interval_to_cidrs, merge_intervals, parse_ip,
+)
+
+ITERATIONS = 300
+SEED = 20260301
+PORT_POOL = ['tcp/22', 'tcp/80', 'tcp/443', 'udp/53', 'tcp/53', 'tcp/5432', 'tcp/8000-8100', 'udp/1000-2000',
+             'tcp/1-1024', 'udp/161']
+
+
+class Res:
+    def __init__(self, name, lo, hi, ports):
+        self.name, self.lo, self.hi, self.ports = name, lo, hi, ports
+
+
+# ----------------------------------------------------------------------
+# generator
+
+
+def _random_block(rng, base, smallest=24):
+    length = rng.randint(smallest, 32)
+    size = 1 << (32 - length)
+    lo = base + rng.randrange(0, 256, size)
+    return '%s/%d' % (format_ip(lo), length), lo, lo + size - 1
+
+
+def _random_ports(rng):
+    if rng.random() < 0.4:
+        return None
+    return rng.sample(PORT_POOL, rng.randint(1, 3))
+
+
+def generate(rng):
+    """``(inventory, facts, world)``; world is what the reference needs."""
+    cidr = rng.choice(['100.64.0.0/24', '100.96.0.0/26', '100.70.4.0/22'])
+    network = {'name': 'rnd', 'cidr': cidr, 'allow_ping': rng.random() < 0.7}
+    sites, facts, world_sites = {}, {}, {}
+    for i in range(rng.randint(2, 5)):
+        name = 's%d' % i
+        kind = rng.choice(['public', 'public', 'forwarded', 'nat', 'hidden'])
+        raw = {'name': name, 'router': rng.random() < 0.75, 'masquerade': rng.random() < 0.3}
+        endpoint_ip = None
+        if kind == 'public':
+            endpoint_ip = '198.51.100.%d' % (i + 1)
+            raw['endpoint'] = endpoint_ip
+        elif kind == 'forwarded':
+            raw.update(endpoint='s%d.example.com' % i, behind_nat=True, port_forwarding=True)
+        elif kind == 'nat':
+            raw.update(behind_nat=True)
+        resources = {}
+        raw['resources'] = []
+        for j in range(rng.randint(0, 4)):
+            text, lo, hi = _random_block(rng, parse_ip('10.%d.0.0' % i))
+            ports = _random_ports(rng)
+            entry = {'name': 'r%d' % j, 'address': text}
+            if ports:
+                entry['ports'] = ports
+            raw['resources'].append(entry)
+            resources['r%d' % j] = Res('r%d' % j, lo, hi, PortSet.parse(ports) if ports else EVERYTHING)
+        sites['host%d' % i] = raw
+        info = {'name': name, 'router': raw['router'], 'dialable': kind in ('public', 'forwarded'),
+                'resources': resources, 'endpoint_ip': endpoint_ip, 'facts': False}
+        if rng.random() < 0.6:
+            interfaces = []
+            if endpoint_ip:
+                interfaces.append({'name': 'eth0', 'address': endpoint_ip, 'prefix': 24})
+            for k in range(rng.randint(0, 2)):
+                prefix = rng.randint(24, 30)
+                interfaces.append({'name': 'eth%d' % (k + 1), 'address': '172.16.%d.%d' % (i, rng.randint(1, 254)),
+                                   'prefix': prefix})
+            facts['host%d' % i] = {'public_key': key(200 + i), 'interfaces': interfaces}
+            info['facts'] = interfaces
+        world_sites[name] = info
+    endpoint_ips = [parse_ip(s['endpoint_ip']) for s in world_sites.values() if s['endpoint_ip']]
+    for info in world_sites.values():
+        for entry in info['facts'] or []:
+            addr, prefix = parse_ip(entry['address']), entry['prefix']
+            if info['router']:
+                lo = addr & ~((1 << (32 - prefix)) - 1)
+                hi = lo + (1 << (32 - prefix)) - 1
+            else:
+                lo = hi = addr
+            if any(lo <= ip <= hi for ip in endpoint_ips):
+                continue
+            info['resources']['local-' + entry['name']] = Res('local-' + entry['name'], lo, hi, EVERYTHING)
+
+    names = sorted(world_sites)
+    links = []
+    for n in range(rng.randint(0, 3)):
+        members = rng.sample(names, rng.randint(2, min(3, len(names))))
+        hidden = [m for m in members if not world_sites[m]['dialable']]
+        members = [m for m in members if world_sites[m]['dialable']] + hidden[:1]
+        if len(members) < 2:
+            continue
+        exposes = {}
+        for m in members:
+            own = sorted(world_sites[m]['resources'])
+            exposes[m] = rng.sample(own, rng.randint(0, len(own)))
+        links.append({'name': 'link%d' % n, 'sites': exposes})
+
+    groups = ['g1', 'g2', 'g3']
+    users = []
+    for n in range(rng.randint(1, 5)):
+        user = {'name': 'u%d' % n, 'groups': rng.sample(groups, rng.randint(0, 2))}
+        if rng.random() < 0.5:
+            user['public_key'] = key(100 + n)
+        if rng.random() < 0.15:
+            user['expires'] = '2025-%02d-01' % rng.randint(1, 12)
+        elif rng.random() < 0.2:
+            user['expires'] = '2027-01-01'
+        users.append(user)
+    known_groups = sorted(set(g for u in users for g in u['groups']))
+
+    def random_grant(with_ports=True):
+        roll = rng.random()
+        if roll < 0.08:
+            return '*'
+        s = rng.choice(names)
+        if roll < 0.25:
+            return s
+        choices = sorted(world_sites[s]['resources']) + ['agent', '*']
+        text = '%s:%s' % (s, rng.choice(choices))
+        if with_ports and rng.random() < 0.35:
+            text += ':' + ','.join(rng.sample(PORT_POOL, rng.randint(1, 2)))
+        return text
+
+    policies = []
+    for n in range(rng.randint(1, 4)):
+        policy = {'name': 'p%d' % n, 'allow': [random_grant() for _i in range(rng.randint(1, 3))]}
+        if known_groups and rng.random() < 0.6:
+            policy['groups'] = rng.sample(known_groups, rng.randint(1, len(known_groups)))
+        if not policy.get('groups') or rng.random() < 0.3:
+            policy['users'] = rng.sample([u['name'] for u in users], rng.randint(1, len(users)))
+        if rng.random() < 0.5:
+            policy['except'] = [random_grant() for _i in range(rng.randint(1, 2))]
+        policies.append(policy)
+
+    inventory = {'network': network, 'sites': sites, 'links': links, 'users': users, 'policies': policies}
+    return inventory, facts, world_sites
+
+
+# ----------------------------------------------------------------------
+# reference
+
+
+def _grant_parts(text):
+    parts = text.split(':')
+    site = parts[0]
+    resource = parts[1] if len(parts) > 1 else '*'
+    ports = PortSet.parse(parts[2].split(',')) if len(parts) > 2 else None
+    return site, resource, ports
+
+
+def _matching(world, site_name, text, addr, agent_addr):
+    """Resources of ``site_name`` named by grant ``text`` that hold ``addr``."""
+    g_site, g_res, ports = _grant_parts(text)
+    if g_site not in ('*', site_name):
+        return []
+    out = []
+    resources = dict(world[site_name]['resources'])
+    resources['agent'] = Res('agent', agent_addr, agent_addr, EVERYTHING)
+    for res in resources.values():
+        if g_res in ('*', res.name) and res.lo <= addr <= res.hi:
+            out.append((res, ports))
+    return out
+
+
+def user_reference(inv, world, leases, user, site_name, addr):
+    """What ``user`` may reach at ``addr`` of ``site_name``, from the policies."""
+    if user.get('expires') and datetime.date(*map(int, user['expires'].split('-'))) < TODAY:
+        return NOTHING
+    if not world[site_name]['dialable']:
+        return NOTHING
+    agent_addr = parse_ip(leases['agent/' + site_name])
+    total = NOTHING
+    for policy in inv['policies']:
+        if user['name'] not in policy.get('users', []) and not set(policy.get('groups', [])) & set(user['groups']):
+            continue
+        allowed = NOTHING
+        for text in policy['allow']:
+            for res, ports in _matching(world, site_name, text, addr, agent_addr):
+                allowed = allowed.union(res.ports if ports is None else res.ports.intersect(ports))
+        denied = NOTHING
+        for text in policy.get('except', []):
+            for _res, ports in _matching(world, site_name, text, addr, agent_addr):
+                denied = denied.union(EVERYTHING if ports is None else ports)
+        total = total.union(allowed.subtract(denied))
+    return total
+
+
+def site_reference(inv, world, leases, owner, src, addr):
+    """What source address ``src`` (another site) may reach at ``addr`` of ``owner``."""
+    total = NOTHING
+    owner_agent = parse_ip(leases['agent/' + owner])
+    for link in inv['links']:
+        if owner not in link['sites']:
+            continue
+        for other, exposed in link['sites'].items():
+            if other == owner:
+                continue
+            other_agent = parse_ip(leases['agent/' + other])
+            from_agent = src == other_agent
+            from_lan = any(world[other]['resources'][r].lo <= src <= world[other]['resources'][r].hi
+                           for r in exposed)
+            if not (from_agent or from_lan):
+                continue
+            if from_agent and addr == owner_agent:
+                total = EVERYTHING
+            for r in link['sites'][owner]:
+                res = world[owner]['resources'][r]
+                if res.lo <= addr <= res.hi:
+                    total = total.union(res.ports)
+    return total
+
+
+def _segments(bounds):
+    """Elementary intervals of a list of ``(lo, hi)``."""
+    points = sorted(set([lo for lo, _hi in bounds] + [hi + 1 for _lo, hi in bounds]))
+    out = []
+    for k in range(len(points) - 1):
+        lo, hi = points[k], points[k + 1] - 1
+        if any(blo <= lo and hi <= bhi for blo, bhi in bounds):
+            out.append((lo, hi))
+    return out
+
+
+# ----------------------------------------------------------------------
+# matrix text back into pieces
+
+
+def _parse_ports(text):
+    if text == 'all':
+        return EVERYTHING
+    tcp, udp, other = [], [], False
+    for token in text.split(','):
+        if token == 'other-protocols':
+            other = True
+        elif token in ('tcp', 'udp'):
+            (tcp if token == 'tcp' else udp).append((0, 65535))
+        else:
+            proto, rng = token.split('/')
+            lo, _sep, hi = rng.partition('-')
+            (tcp if proto == 'tcp' else udp).append((int(lo), int(hi or lo)))
+    return PortSet(tcp, udp, other)
+
+
+def matrix_pieces(text, lo, hi):
+    """``report.matrix`` text for a resource ``lo..hi`` -> ``[(lo, hi, PortSet)]``."""
+    if not text.startswith('partial: '):
+        return [(lo, hi, _parse_ports(text))]
+    body = text[len('partial: '):]
+    if ' except ' in body:
+        ports, holes = body.split(' except ')
+        pieces = [(lo, hi)]
+        for hole in holes.split(', '):
+            hlo, hhi = parse_interval(hole)
+            rest = []
+            for plo, phi in pieces:
+                if hhi < plo or hlo > phi:
+                    rest.append((plo, phi))
+                    continue
+                if plo < hlo:
+                    rest.append((plo, hlo - 1))
+                if hhi < phi:
+                    rest.append((hhi + 1, phi))
+            pieces = rest
+        return [(plo, phi, _parse_ports(ports)) for plo, phi in pieces]
+    out = []
+    for part in body.split('; '):
+        ivl, ports = part.split(' ', 1)
+        plo, phi = parse_interval(ivl)
+        out.append((plo, phi, _parse_ports(ports)))
+    return out
+
+
+# ----------------------------------------------------------------------
+# the property
+
+
+def check(inv, facts, world):
+    result = build(inv, facts=facts)
+    plan = result['plan']
+    leases = plan['leases']
+    allow_ping = inv['network']['allow_ping']
+    users = dict((u['name'], u) for u in inv['users'])
+    user_addr = dict((name, parse_ip(leases['user/' + name])) for name in users)
+
+    # Local resources as expected from the facts.
+    for name, info in world.items():
+        got = dict((r['name'], parse_interval(r['cidr'])) for r in agent(result, name)['resources']
+                   if r['kind'] == 'local')
+        assert got == dict((r.name, (r.lo, r.hi)) for r in info['resources'].values()
+                           if r.name.startswith('local-'))
+
+    for owner, info in world.items():
+        aplan = agent(result, owner)
+        sets = firewall_boxes(aplan)
+
+        # 1. nftables sets hold disjoint elements.
+        for set_name, boxes in sets.items():
+            assert not overlapping_boxes(boxes), (owner, set_name, overlapping_boxes(boxes)[:3])
+
+        agent_addr = parse_ip(leases['agent/' + owner])
+        dst_bounds = [(r.lo, r.hi) for r in info['resources'].values()] + [(agent_addr, agent_addr)]
+        for boxes in sets.values():
+            dst_bounds.extend(box[1] for box in boxes)
+        dst_segments = _segments(dst_bounds)
+
+        def reference(src, addr):
+            for name, uaddr in user_addr.items():
+                if uaddr == src:
+                    return user_reference(inv, world, leases, users[name], owner, addr)
+            return site_reference(inv, world, leases, owner, src, addr)
+
+        # Source representatives: users, linked agents and their exposed resources.
+        sources = set(user_addr.values())
+        src_bounds = [(a, a) for a in sources]
+        for link in inv['links']:
+            if owner in link['sites']:
+                for other, exposed in link['sites'].items():
+                    a = parse_ip(leases['agent/' + other])
+                    src_bounds.append((a, a))
+                    src_bounds.extend((world[other]['resources'][r].lo, world[other]['resources'][r].hi)
+                                      for r in exposed)
+        for boxes in sets.values():
+            src_bounds.extend(box[0] for box in boxes)
+        src_segments = _segments(src_bounds)
+
+        # 2. firewall == reference, segment by segment.
+        for slo, _shi in src_segments:
+            for dlo, dhi in dst_segments:
+                want = reference(slo, dlo)
+                got, ping = firewall_access(sets, slo, dlo, dhi)
+                assert got == want, (owner, format_ip(slo), format_ip(dlo), got.describe(), want.describe())
+                assert ping == (allow_ping and bool(want) and not want.other), (owner, format_ip(slo), format_ip(dlo))
+
+        # 3. every element lies inside known sources and destinations.
+        for boxes in sets.values():
+            for box in boxes:
+                assert any(s[0] <= box[0][0] and box[0][1] <= s[1] for s in merge_intervals(src_bounds))
+                assert any(d[0] <= box[1][0] and box[1][1] <= d[1] for d in merge_intervals(dst_bounds))
+
+    # 4. user clients: one peer per dialable site with access; AllowedIPs exact.
+    for name, user in users.items():
+        expected = {}
+        for owner, info in world.items():
+            agent_addr = parse_ip(leases['agent/' + owner])
+            bounds = [(r.lo, r.hi) for r in info['resources'].values()] + [(agent_addr, agent_addr)]
+            reach = [(lo, hi) for lo, hi in _segments(bounds)
+                     if user_reference(inv, world, leases, user, owner, lo)]
+            if reach:
+                cidrs = []
+                for lo, hi in merge_intervals(reach):
+                    cidrs.extend(interval_to_cidrs(lo, hi))
+                expected[owner] = sorted(cidrs, key=lambda c: parse_interval(c))
+        got = dict((p['site'], p['allowed_ips']) for p in plan['users'][name]['peers'])
+        assert got == expected, name
+        on_agents = sorted(a['site'] for a in plan['agents'].values()
+                           if any(p['name'] == 'user:' + name for p in a['peers']))
+        assert on_agents == sorted(expected), name
+
+    # 5. report.matrix: exact for users, and every allowed flow is in the
+    #    firewall of the agent that owns the destination.
+    for src, row in result['matrix'].items():
+        kind, name = src.split(':')
+        for dst, text in row.items():
+            owner, res_name = dst.split(':')
+            if res_name == 'agent':
+                lo = hi = parse_ip(leases['agent/' + owner])
+            else:
+                res = world[owner]['resources'][res_name]
+                lo, hi = res.lo, res.hi
+            src_addr = user_addr[name] if kind == 'user' else parse_ip(leases['agent/' + name])
+            sets = firewall_boxes(agent(result, owner))
+            for plo, phi, ports in matrix_pieces(text, lo, hi):
+                assert lo <= plo <= phi <= hi
+                for dlo, dhi in _segments([(plo, phi)] + [b[1] for b in sets['ports'] + sets['other']
+                                                           if b[1][0] <= phi and plo <= b[1][1]]):
+                    if plo <= dlo and dhi <= phi:
+                        got, _ping = firewall_access(sets, src_addr, dlo, dhi)
+                        assert got.covers(ports), (src, dst, text)
+            if kind == 'user':
+                want = []
+                for dlo, dhi in _segments([(lo, hi)] + [(r.lo, r.hi) for r in world[owner]['resources'].values()]):
+                    if lo <= dlo and dhi <= hi:
+                        ref = user_reference(inv, world, leases, users[name], owner, dlo)
+                        if ref:
+                            want.append((dlo, dhi, ref))
+                got = matrix_pieces(text, lo, hi)
+                assert _flatten(got) == _flatten(want), (src, dst, text)
+    for name, user in users.items():
+        for owner, info in world.items():
+            for res in info['resources'].values():
+                has = any(user_reference(inv, world, leases, user, owner, lo)
+                          for lo, _hi in _segments([(res.lo, res.hi)] + [(r.lo, r.hi) for r in info['resources'].values()])
+                          if res.lo <= lo <= res.hi)
+                assert has == ('%s:%s' % (owner, res.name) in result['matrix'].get('user:' + name, {})), \
+                    (name, owner, res.name)
+    return result
+
+
+def _flatten(pieces):
+    """Merge adjacent pieces with equal ports, for comparing two descriptions."""
+    out = []
+    for lo, hi, ports in sorted(pieces, key=lambda p: p[0]):
+        if out and out[-1][1] == lo - 1 and out[-1][2] == ports:
+            out[-1] = (out[-1][0], hi, ports)
+        else:
+            out.append((lo, hi, ports))
+    return out
+
+
+def test_random_inventories_compile_to_exact_disjoint_firewalls():
+    rng = random.Random(SEED)
+    stats = {'links': 0, 'groups': 0, 'local': 0, 'partial': 0}
+    for iteration in range(ITERATIONS):
+        inv, facts, world = generate(rng)
+        try:
+            result = check(inv, facts, world)
+        except AssertionError as exc:
+            pytest.fail('iteration %d: %s\ninventory: %r\nfacts: %r' % (iteration, exc, inv, facts))
+        stats['links'] += len(inv['links'])
+        stats['groups'] += sum(len(a['firewall']['groups']) for a in result['plan']['agents'].values())
+        stats['local'] += sum(1 for a in result['plan']['agents'].values() for r in a['resources']
+                              if r['kind'] == 'local')
+        stats['partial'] += sum(1 for row in result['matrix'].values() for text in row.values()
+                                if text.startswith('partial'))
+    # The generator exercises what it is meant to.
+    assert all(value > ITERATIONS // 4 for value in stats.values()), stats
+
+
+def test_the_checker_finds_overlapping_elements():
+    # The disjointness checker itself must be able to fail.
+    plan = {'firewall': {'groups': [
+        {'sources': ['100.64.0.4'], 'ports': ['10.1.0.0/24 . tcp . 1-100'], 'other': [], 'ping': []},
+        {'sources': ['100.64.0.0/30', '100.64.0.4'], 'ports': ['10.1.0.7 . tcp . 100'], 'other': [], 'ping': []},
+    ]}}
+    sets = firewall_boxes(plan)
+    assert len(overlapping_boxes(sets['ports'])) == 1
+    plan['firewall']['groups'][1]['ports'] = ['10.1.0.7 . udp . 100', '10.1.0.7 . tcp . 101-200']
+    assert overlapping_boxes(firewall_boxes(plan)['ports']) == []

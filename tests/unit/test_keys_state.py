@@ -1,0 +1,188 @@
+# -*- coding: utf-8 -*-
+# Copyright (c) 2026 MeshConnect
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+"""User key files and the controller state directory."""
+
+import base64
+import json
+import os
+import stat
+
+import pytest
+
+from ansible_collections.meshconnect.mesh.plugins.module_utils import mesh_state as state
+from ansible_collections.meshconnect.mesh.plugins.module_utils.mesh_model import validate_public_key
+
+pytest.importorskip('cryptography')
+from ansible_collections.meshconnect.mesh.plugins.module_utils import mesh_keys as keys  # noqa: E402
+
+# RFC 7748 section 6.1: Alice's X25519 private and public key.
+RFC_PRIVATE = bytes.fromhex('77076d0a7318a57d3c16c17251b26645df4c2f87ebc0992ab177fba51db92c2a')
+RFC_PUBLIC = bytes.fromhex('8520f0098930a754748b7ddcb43ef75a0dbf3a0d26381af4eba4a98eaa9b4e6a')
+
+
+def _mode(path):
+    return stat.S_IMODE(os.stat(path).st_mode)
+
+
+# ----------------------------------------------------------------------
+# keys
+
+
+def test_public_key_derivation_matches_x25519():
+    private = base64.b64encode(RFC_PRIVATE).decode('ascii')
+    assert keys.public_from_private(private) == base64.b64encode(RFC_PUBLIC).decode('ascii')
+
+
+def test_generated_key_is_0600_in_a_0700_directory(tmp_path):
+    keys_dir = str(tmp_path / 'state' / 'keys')
+    public = keys.generate_key(keys_dir, 'alice')
+    path = os.path.join(keys_dir, 'alice.key')
+    assert _mode(keys_dir) == 0o700
+    assert _mode(path) == 0o600
+    assert validate_public_key(public)
+    private = open(path).read()
+    assert private.endswith('\n') and len(base64.b64decode(private.strip())) == 32
+    # What was returned is the public half of what was written.
+    assert keys.public_from_private(private.strip()) == public
+    assert keys.load_public_key(keys_dir, 'alice') == public
+    assert public not in private
+
+
+def test_generated_key_is_0600_whatever_the_umask(tmp_path):
+    old = os.umask(0)
+    try:
+        keys_dir = str(tmp_path / 'keys')
+        keys.generate_key(keys_dir, 'bob')
+    finally:
+        os.umask(old)
+    assert _mode(keys_dir) == 0o700
+    assert _mode(os.path.join(keys_dir, 'bob.key')) == 0o600
+
+
+def test_existing_key_directory_mode_is_corrected(tmp_path):
+    keys_dir = tmp_path / 'keys'
+    keys_dir.mkdir(mode=0o755)
+    os.chmod(str(keys_dir), 0o755)
+    keys.generate_key(str(keys_dir), 'carol')
+    assert _mode(str(keys_dir)) == 0o700
+
+
+def test_existing_key_is_never_regenerated(tmp_path):
+    keys_dir = str(tmp_path / 'keys')
+    first = keys.generate_key(keys_dir, 'alice')
+    path = os.path.join(keys_dir, 'alice.key')
+    before = open(path).read()
+    inode = os.stat(path).st_ino
+    second = keys.generate_key(keys_dir, 'alice')
+    assert second == first
+    assert open(path).read() == before
+    assert os.stat(path).st_ino == inode
+
+
+def test_existing_hand_made_key_is_kept(tmp_path):
+    keys_dir = tmp_path / 'keys'
+    keys_dir.mkdir()
+    (keys_dir / 'dana.key').write_text(base64.b64encode(RFC_PRIVATE).decode('ascii') + '\n')
+    assert keys.generate_key(str(keys_dir), 'dana') == base64.b64encode(RFC_PUBLIC).decode('ascii')
+
+
+def test_every_user_gets_a_different_key(tmp_path):
+    keys_dir = str(tmp_path / 'keys')
+    publics = set(keys.generate_key(keys_dir, name) for name in ('a', 'b', 'c', 'd'))
+    assert len(publics) == 4
+
+
+def test_missing_key_has_no_public_key(tmp_path):
+    assert keys.load_public_key(str(tmp_path), 'nobody') is None
+
+
+# ----------------------------------------------------------------------
+# state
+
+
+def test_read_missing_file_is_none(tmp_path):
+    assert state.read_json(str(tmp_path / 'leases.json')) is None
+
+
+def test_write_then_read(tmp_path):
+    path = str(tmp_path / 'sub' / 'leases.json')
+    data = {'version': 1, 'leases': {'user/b': '100.64.0.2', 'user/a': '100.64.0.1'}}
+    assert state.write_json(path, data) is True
+    assert state.read_json(path) == data
+    text = open(path).read()
+    assert text == json.dumps(data, indent=2, sort_keys=True) + '\n'
+    assert text.index('user/a') < text.index('user/b')
+    assert _mode(path) == 0o644
+
+
+def test_write_honours_the_mode(tmp_path):
+    path = str(tmp_path / 'facts.json')
+    state.write_json(path, {'a': 1}, mode=0o600)
+    assert _mode(path) == 0o600
+
+
+def test_unchanged_content_is_not_rewritten(tmp_path):
+    path = str(tmp_path / 'plan.json')
+    assert state.write_json(path, {'a': [1, 2]}) is True
+    os.utime(path, (1000000000, 1000000000))
+    inode = os.stat(path).st_ino
+    assert state.write_json(path, {'a': [1, 2]}) is False
+    assert os.stat(path).st_mtime == 1000000000
+    assert os.stat(path).st_ino == inode
+    assert state.write_json(path, {'a': [1, 3]}) is True
+    assert state.read_json(path) == {'a': [1, 3]}
+
+
+def test_write_replaces_the_file_atomically(tmp_path):
+    path = str(tmp_path / 'leases.json')
+    state.write_json(path, {'v': 1})
+    inode = os.stat(path).st_ino
+    # A reader holding the old file keeps seeing a complete old document.
+    with open(path) as reader:
+        state.write_json(path, {'v': 2})
+        assert json.load(reader) == {'v': 1}
+    assert os.stat(path).st_ino != inode
+    assert state.read_json(path) == {'v': 2}
+    assert os.listdir(str(tmp_path)) == ['leases.json']
+
+
+def test_failed_write_leaves_the_old_file_and_no_temporary(tmp_path, monkeypatch):
+    path = str(tmp_path / 'leases.json')
+    state.write_json(path, {'v': 1})
+
+    def broken_rename(src, dst):
+        raise OSError('disk full')
+
+    monkeypatch.setattr(state.os, 'rename', broken_rename)
+    with pytest.raises(OSError):
+        state.write_json(path, {'v': 2})
+    monkeypatch.undo()
+    assert state.read_json(path) == {'v': 1}
+    assert os.listdir(str(tmp_path)) == ['leases.json']
+
+
+def test_unserialisable_data_leaves_the_old_file(tmp_path):
+    path = str(tmp_path / 'leases.json')
+    state.write_json(path, {'v': 1})
+    with pytest.raises(TypeError):
+        state.write_json(path, {'v': object()})
+    assert state.read_json(path) == {'v': 1}
+
+
+@pytest.mark.parametrize('text', ['{"version": 1,', 'not json', '\xff\xfe'])
+def test_bad_json_is_a_state_error(tmp_path, text):
+    path = tmp_path / 'leases.json'
+    path.write_bytes(text.encode('latin-1'))
+    with pytest.raises(state.StateError) as info:
+        state.read_json(str(path))
+    assert str(path) in str(info.value)
+    assert 'restore it from version control' in str(info.value)
+
+
+def test_unreadable_path_is_a_state_error(tmp_path):
+    directory = tmp_path / 'leases.json'
+    directory.mkdir()
+    with pytest.raises(state.StateError) as info:
+        state.read_json(str(directory))
+    assert 'cannot read' in str(info.value)

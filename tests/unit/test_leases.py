@@ -1,0 +1,177 @@
+# -*- coding: utf-8 -*-
+# Copyright (c) 2026 MeshConnect
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+"""Overlay leases: once given, an address never moves."""
+
+import json
+
+import pytest
+
+from meshcase import assert_error, build, errors_of, inventory, key
+
+
+def _without(*names, **kwargs):
+    """The base inventory without the users ``names`` (and the policies that
+    would then name nobody)."""
+    inv = inventory()
+    inv['users'] = [u for u in inv['users'] if u['name'] not in names]
+    groups = set(g for u in inv['users'] for g in u['groups'])
+    inv['policies'] = [p for p in inv['policies'] if set(p.get('groups', [])) <= groups]
+    inv['users'].extend(kwargs.get('add', []))
+    return inv
+
+
+def _leases(result):
+    return result['plan']['leases']
+
+
+def _changes(result):
+    return [(c['action'], c['member'], c['address']) for c in result['report']['lease_changes']]
+
+
+def test_first_run_leases_agents_then_users_from_the_lowest_address():
+    result = build(inventory())
+    assert _leases(result) == {
+        'agent/branch': '100.64.0.1', 'agent/hq': '100.64.0.2', 'agent/shop': '100.64.0.3',
+        'user/alice': '100.64.0.4', 'user/bob': '100.64.0.5', 'user/carol': '100.64.0.6',
+        'user/dave': '100.64.0.7',
+    }
+    assert [a for a, _m, _ip in _changes(result)] == ['leased'] * 7
+    assert result['lease_state'] == {'version': 1, 'network': 'corp', 'cidr': '100.64.0.0/24',
+                                     'leases': _leases(result)}
+    # Plans use the leased addresses.
+    assert result['plan']['users']['bob']['address'] == '100.64.0.5'
+    hq = [p for p in result['plan']['agents'].values() if p['site'] == 'hq'][0]
+    assert hq['address'] == '100.64.0.2'
+
+
+def test_second_run_with_the_state_changes_nothing():
+    first = build(inventory())
+    second = build(inventory(), lease_state=first['lease_state'])
+    assert _leases(second) == _leases(first)
+    assert _changes(second) == []
+    assert second['lease_state'] == first['lease_state']
+
+
+def test_adding_members_never_moves_existing_leases():
+    first = build(inventory())
+    inv = inventory()
+    # New names that sort before every existing one.
+    inv['users'].insert(0, {'name': 'aaron', 'groups': ['dev'], 'public_key': key(20)})
+    inv['sites']['gw-aa'] = {'name': 'aa', 'endpoint': '203.0.113.50'}
+    second = build(inv, lease_state=first['lease_state'])
+    for member, address in _leases(first).items():
+        assert _leases(second)[member] == address
+    assert _leases(second)['agent/aa'] == '100.64.0.8'
+    assert _leases(second)['user/aaron'] == '100.64.0.9'
+    assert _changes(second) == [('leased', 'agent/aa', '100.64.0.8'), ('leased', 'user/aaron', '100.64.0.9')]
+
+
+def test_removing_a_member_releases_its_address():
+    first = build(inventory())
+    inv = _without('bob')
+    second = build(inv, lease_state=first['lease_state'])
+    assert 'user/bob' not in _leases(second)
+    assert 'user/bob' not in second['lease_state']['leases']
+    assert _changes(second) == [('released', 'user/bob', '100.64.0.5')]
+    for member, address in _leases(second).items():
+        assert _leases(first)[member] == address
+
+
+def test_a_new_member_takes_the_lowest_free_address():
+    first = build(inventory())
+    second = build(_without('bob', 'alice'), lease_state=first['lease_state'])
+    inv = _without('alice', add=[{'name': 'zoe', 'groups': [], 'public_key': key(30)}])
+    third = build(inv, lease_state=second['lease_state'])
+    # alice (.4) and bob (.5) left; bob came back and zoe joined: the lowest
+    # free addresses are reused, in member order.
+    assert _leases(third)['user/bob'] == '100.64.0.4'
+    assert _leases(third)['user/zoe'] == '100.64.0.5'
+    assert _leases(third)['user/carol'] == '100.64.0.6'
+
+
+def test_re_added_member_gets_the_lowest_free_address_not_its_old_one():
+    first = build(inventory())
+    second = build(_without('carol'), lease_state=first['lease_state'])
+    third = build(_without('alice'), lease_state=second['lease_state'])
+    assert _leases(third)['user/carol'] == '100.64.0.4'
+    assert ('released', 'user/alice', '100.64.0.4') in _changes(third)
+    assert ('leased', 'user/carol', '100.64.0.4') in _changes(third)
+
+
+def test_leases_survive_a_json_round_trip():
+    first = build(inventory())
+    state = json.loads(json.dumps(first['lease_state']))
+    assert _changes(build(inventory(), lease_state=state)) == []
+
+
+def test_hand_written_lease_is_kept():
+    state = {'version': 1, 'leases': {'user/alice': '100.64.0.200'}}
+    result = build(inventory(), lease_state=state)
+    assert _leases(result)['user/alice'] == '100.64.0.200'
+    assert _leases(result)['user/bob'] == '100.64.0.4'
+
+
+def test_lease_outside_a_changed_cidr_is_an_error():
+    first = build(inventory())
+    inv = inventory(network={'name': 'corp', 'cidr': '100.65.0.0/24'})
+    errors = assert_error(inv, "network 'corp' (100.65.0.0/24)", 'agent/hq', '100.64.0.2',
+                          'outside the overlay network', lease_state=first['lease_state'])
+    assert errors
+    # Every member with a stale lease is named.
+    assert len(errors_of(inv, lease_state=first['lease_state'])) == 7
+
+
+def test_shrinking_the_cidr_around_existing_leases_is_fine():
+    first = build(inventory())
+    inv = inventory(network={'name': 'corp', 'cidr': '100.64.0.0/28'})
+    second = build(inv, lease_state=first['lease_state'])
+    assert _leases(second) == _leases(first)
+
+
+@pytest.mark.parametrize('address', ['100.64.0.0', '100.64.0.255'])
+def test_network_and_broadcast_addresses_are_not_leases(address):
+    state = {'version': 1, 'leases': {'user/alice': address}}
+    assert_error(inventory(), 'user/alice', address, 'outside the overlay network', lease_state=state)
+
+
+def test_stale_lease_of_a_removed_member_outside_the_cidr_is_ignored():
+    state = {'version': 1, 'leases': {'user/gone': '10.0.0.1'}}
+    result = build(inventory(), lease_state=state)
+    assert 'user/gone' not in _leases(result)
+
+
+@pytest.mark.parametrize('state, fragment', [
+    ({'version': 1, 'leases': ['user/alice']}, 'leases is not a mapping'),
+    ({'version': 1, 'leases': {'user/alice': '100.64.0.999'}}, "invalid address '100.64.0.999'"),
+    ({'version': 1, 'leases': {'user/alice': 7}}, 'invalid address 7'),
+    ({'version': 1, 'leases': {'user/alice': '100.64.0.9', 'user/bob': '100.64.0.9'}}, 'user/alice and user/bob'),
+    ({'version': 2, 'leases': {}}, 'version 2'),
+])
+def test_damaged_lease_file_is_an_error(state, fragment):
+    assert_error(inventory(), "network 'corp' (100.64.0.0/24)", fragment, lease_state=state)
+
+
+@pytest.mark.parametrize('state', [['user/alice', '100.64.0.4'], 'leases', 42])
+def test_lease_file_that_is_not_a_mapping_is_an_error(state):
+    assert_error(inventory(), "network 'corp' (100.64.0.0/24)", 'damaged', lease_state=state)
+
+
+def test_empty_lease_state_is_a_first_run():
+    assert _leases(build(inventory(), lease_state={})) == _leases(build(inventory()))
+
+
+def test_exhaustion_when_new_members_do_not_fit():
+    inv = inventory(network={'name': 'corp', 'cidr': '100.64.0.0/29'})
+    inv['users'].pop()
+    first = build(inv)
+    assert first['report']['summary']['leases_free'] == 0
+    inv['users'].append({'name': 'zed', 'groups': [], 'public_key': key(40)})
+    assert_error(inv, "network 'corp' (100.64.0.0/29)", '6 usable addresses but 7 members',
+                 lease_state=first['lease_state'])
+
+
+def test_lease_summary_counts():
+    result = build(inventory())
+    assert result['report']['summary']['leases_used'] == 7
+    assert result['report']['summary']['leases_free'] == 254 - 7

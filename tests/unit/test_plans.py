@@ -1,0 +1,296 @@
+# -*- coding: utf-8 -*-
+# Copyright (c) 2026 MeshConnect
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+"""Agent and user plans: peers, AllowedIPs, routes, endpoints, local resources."""
+
+from meshcase import agent, build, firewall_access, firewall_boxes, inventory, key, peer, site
+
+from ansible_collections.meshconnect.mesh.plugins.module_utils.mesh_net import EVERYTHING, PortSet, parse_ip
+
+
+def _with_build_server(**extra):
+    """Base inventory plus a side-loaded server linked agent-to-agent with hq."""
+    inv = inventory()
+    inv['sites']['build01'] = dict({'name': 'build', 'router': False, 'endpoint': '198.51.100.30'}, **extra)
+    inv['links'].append({'name': 'monitoring', 'sites': ['build', 'hq']})
+    return inv
+
+
+def _resources(plan):
+    return dict((r['name'], r) for r in plan['resources'])
+
+
+# ----------------------------------------------------------------------
+# links
+
+
+def test_agents_only_link_gives_only_overlay_addresses():
+    result = build(_with_build_server())
+    leases = result['plan']['leases']
+    build_plan = agent(result, 'build')
+    assert [p['name'] for p in build_plan['peers'] if p['name'].startswith('site:')] == ['site:hq']
+    assert peer(build_plan, 'site:hq')['allowed_ips'] == [leases['agent/hq'] + '/32']
+    assert peer(build_plan, 'site:hq')['links'] == ['monitoring']
+    assert build_plan['routes'] == []
+    assert peer(agent(result, 'hq'), 'site:build')['allowed_ips'] == [leases['agent/build'] + '/32']
+    assert result['matrix']['site:build'] == {'hq:agent': 'all'}
+    assert result['matrix']['site:hq']['build:agent'] == 'all'
+
+
+def test_exposed_resources_are_in_the_peers_allowed_ips_and_routes():
+    result = build(inventory())
+    leases = result['plan']['leases']
+    hq = agent(result, 'hq')
+    assert peer(hq, 'site:shop')['allowed_ips'] == ['10.3.0.0/24', leases['agent/shop'] + '/32']
+    assert peer(hq, 'site:branch')['allowed_ips'] == ['10.2.0.20/32', leases['agent/branch'] + '/32']
+    assert hq['routes'] == ['10.2.0.20/32', '10.3.0.0/24']
+    shop = agent(result, 'shop')
+    assert peer(shop, 'site:hq')['allowed_ips'] == ['10.1.0.10/32', leases['agent/hq'] + '/32']
+    assert shop['routes'] == ['10.1.0.10/32']
+    branch = agent(result, 'branch')
+    assert branch['routes'] == ['10.1.0.0/24']
+    # Sites that share no link are not peers.
+    assert peer(shop, 'site:branch') is None and peer(branch, 'site:shop') is None
+
+
+def test_two_links_between_the_same_sites_merge_into_one_peer():
+    inv = inventory()
+    inv['links'].append({'name': 'hq-branch-db', 'sites': {'hq': ['db'], 'branch': ['lan']}})
+    result = build(inv)
+    hq = agent(result, 'hq')
+    assert [p['name'] for p in hq['peers']].count('site:branch') == 1
+    assert peer(hq, 'site:branch')['links'] == ['hq-branch', 'hq-branch-db']
+    assert peer(hq, 'site:branch')['allowed_ips'] == ['10.2.0.0/24', result['plan']['leases']['agent/branch'] + '/32']
+    assert result['matrix']['site:branch']['hq:db'] == 'tcp/5432'
+
+
+def test_linked_sites_reach_what_is_exposed_and_nothing_else():
+    result = build(inventory())
+    leases = result['plan']['leases']
+    hq_sets = firewall_boxes(agent(result, 'hq'))
+    shop_agent = parse_ip(leases['agent/shop'])
+    web, db = parse_ip('10.1.0.10'), parse_ip('10.1.0.5')
+    hq_agent = parse_ip(leases['agent/hq'])
+    assert firewall_access(hq_sets, shop_agent, web, web)[0] == PortSet([(80, 80), (443, 443)])
+    assert firewall_access(hq_sets, shop_agent, db, db)[0] == PortSet()
+    assert firewall_access(hq_sets, shop_agent, hq_agent, hq_agent)[0] == EVERYTHING
+    # The shop LAN (exposed by shop on the same link) reaches web too, not the agent.
+    shop_host = parse_ip('10.3.0.77')
+    assert firewall_access(hq_sets, shop_host, web, web)[0] == PortSet([(80, 80), (443, 443)])
+    assert firewall_access(hq_sets, shop_host, hq_agent, hq_agent)[0] == PortSet()
+    # branch exposes only nas: other branch hosts reach nothing at hq.
+    assert firewall_access(hq_sets, parse_ip('10.2.0.21'), web, web)[0] == PortSet()
+    assert firewall_access(hq_sets, parse_ip('10.2.0.20'), web, web)[0] == EVERYTHING
+
+
+# ----------------------------------------------------------------------
+# endpoints and keepalive
+
+
+def test_keepalive_only_on_the_peers_of_an_agent_that_cannot_be_dialled():
+    result = build(inventory())
+    shop = agent(result, 'shop')
+    assert shop['dialable'] is False and shop['endpoint'] is None
+    assert [p['keepalive'] for p in shop['peers']] == [25]
+    assert all(p['keepalive'] == 0 for p in agent(result, 'hq')['peers'])
+    assert all(p['keepalive'] == 0 for p in agent(result, 'branch')['peers'])
+
+
+def test_keepalive_follows_the_network_setting():
+    inv = inventory()
+    inv['network']['keepalive'] = 15
+    result = build(inv)
+    assert [p['keepalive'] for p in agent(result, 'shop')['peers']] == [15]
+    assert all(p['keepalive'] == 15 for p in result['plan']['users']['alice']['peers'])
+
+
+def test_endpoint_only_for_peers_that_can_be_dialled():
+    inv = inventory()
+    inv['sites']['gw-depot'] = {'name': 'depot', 'behind_nat': True, 'port_forwarding': True,
+                                'endpoint': 'depot.example.com', 'endpoint_port': 41820}
+    inv['sites']['gw-kiosk'] = {'name': 'kiosk', 'behind_nat': True, 'endpoint': '198.51.100.99'}
+    inv['links'].append({'name': 'hub', 'sites': ['hq', 'depot', 'kiosk']})
+    result = build(inv)
+    hq = agent(result, 'hq')
+    assert peer(hq, 'site:shop')['endpoint'] is None
+    assert peer(hq, 'site:kiosk')['endpoint'] is None            # behind NAT, no port forward
+    assert peer(hq, 'site:depot')['endpoint'] == 'depot.example.com:41820'
+    assert peer(hq, 'site:branch')['endpoint'] == 'branch.example.com:51820'
+    assert peer(agent(result, 'shop'), 'site:hq')['endpoint'] == '203.0.113.1:51820'
+    assert agent(result, 'depot')['dialable'] is True and agent(result, 'kiosk')['dialable'] is False
+    assert any("site 'kiosk'" in w and 'never dialled' in w for w in result['report']['warnings'])
+    # User peers never have an endpoint (users dial in).
+    assert all(p['endpoint'] is None for p in hq['peers'] if p['name'].startswith('user:'))
+
+
+def test_users_only_get_peers_on_sites_they_can_dial():
+    result = build(inventory())
+    alice = result['plan']['users']['alice']
+    assert [p['site'] for p in alice['peers']] == ['branch', 'hq']
+    assert [p['endpoint'] for p in alice['peers']] == ['branch.example.com:51820', '203.0.113.1:51820']
+    assert all(p['name'] != 'user:alice' for p in agent(result, 'shop')['peers'])
+    assert peer(agent(result, 'hq'), 'user:alice')['allowed_ips'] == [result['plan']['leases']['user/alice'] + '/32']
+
+
+def test_user_plan_fields():
+    inv = inventory()
+    inv['network'].update({'dns': ['10.1.0.53'], 'mtu': 1380})
+    result = build(inv)
+    bob = result['plan']['users']['bob']
+    assert bob['address'] == result['plan']['leases']['user/bob'] and bob['prefix'] == 32
+    assert bob['dns'] == ['10.1.0.53'] and bob['mtu'] == 1380
+    assert bob['public_key'] == key(2) and bob['expired'] is False
+    assert bob['pending_keys'] == ['site:branch', 'site:hq']      # no agent has reported its key yet
+
+
+# ----------------------------------------------------------------------
+# keys
+
+
+def test_reported_agent_keys_are_used_and_missing_ones_are_pending():
+    inv = inventory()
+    del inv['users'][1]['public_key']       # bob has no key yet
+    facts = {'gw-hq': {'public_key': key(100)}, 'gw-shop': {'public_key': key(101)}}
+    result = build(inv, facts=facts)
+    hq = agent(result, 'hq')
+    assert peer(hq, 'site:shop')['public_key'] == key(101)
+    assert peer(hq, 'site:branch')['public_key'] is None
+    assert hq['pending_keys'] == ['site:branch', 'user:bob']
+    assert peer(agent(result, 'branch'), 'site:hq')['public_key'] == key(100)
+    bob = result['plan']['users']['bob']
+    assert [p['public_key'] for p in bob['peers']] == [None, key(100)]
+    assert bob['pending_keys'] == ['site:branch']
+
+
+# ----------------------------------------------------------------------
+# routing flags
+
+
+def test_side_loaded_agent_does_not_forward_or_masquerade():
+    result = build(_with_build_server(masquerade=True))
+    plan = agent(result, 'build')
+    assert plan['router'] is False and plan['forwarding'] is False and plan['masquerade'] is False
+    assert any("site 'build'" in w and 'masquerade has no effect' in w for w in result['report']['warnings'])
+
+
+def test_router_forwards_and_masquerades_only_when_asked():
+    inv = inventory()
+    site(inv, 'branch')['masquerade'] = True
+    result = build(inv)
+    assert agent(result, 'branch')['forwarding'] is True and agent(result, 'branch')['masquerade'] is True
+    assert agent(result, 'hq')['forwarding'] is True and agent(result, 'hq')['masquerade'] is False
+
+
+def test_agent_plan_fields():
+    inv = inventory()
+    inv['network'].update({'port': 51999, 'interface': 'wgmesh', 'mtu': 1400})
+    result = build(inv)
+    hq = agent(result, 'hq')
+    assert hq['host'] == 'gw-hq'
+    assert set(result['plan']['agents']) == {'gw-hq', 'gw-branch', 'gw-shop'}
+    assert (hq['listen_port'], hq['interface'], hq['mtu'], hq['prefix']) == (51999, 'wgmesh', 1400, 24)
+    assert hq['endpoint'] == '203.0.113.1:51999'
+    assert _resources(hq)['db'] == {'name': 'db', 'cidr': '10.1.0.5/32', 'ports': 'tcp/5432', 'kind': 'declared'}
+    assert _resources(hq)['agent'] == {'name': 'agent', 'cidr': hq['address'] + '/32', 'ports': 'all',
+                                       'kind': 'agent'}
+
+
+def test_site_name_defaults_to_the_host_name():
+    inv = inventory()
+    inv['sites']['edge.example'] = {'endpoint': '198.51.100.40'}
+    inv['links'].append({'name': 'edge', 'sites': ['edge.example', 'hq']})
+    result = build(inv)
+    assert agent(result, 'edge.example')['host'] == 'edge.example'
+    assert 'agent/edge.example' in result['plan']['leases']
+
+
+# ----------------------------------------------------------------------
+# local resources
+
+
+FACTS = {
+    'gw-hq': {'public_key': key(100), 'interfaces': [
+        {'name': 'eth0', 'address': '203.0.113.1', 'prefix': 24},      # holds the endpoint: never routed
+        {'name': 'eth1', 'address': '172.16.1.1', 'prefix': 24},
+        {'name': 'eth2', 'address': '172.16.9.1', 'prefix': 24},       # ignored in the inventory
+        {'name': 'mc0', 'address': '100.64.0.2', 'prefix': 24},        # the mesh interface itself
+        {'name': 'docker0', 'address': '100.64.0.129', 'prefix': 25},  # overlaps the overlay
+        {'name': 'bad', 'address': '172.16.300.1', 'prefix': 24},
+    ]},
+    'build01': {'public_key': key(101), 'interfaces': [
+        {'name': 'eth0', 'address': '198.51.100.30', 'prefix': 24},    # holds its endpoint
+        {'name': 'eth1', 'address': '172.20.5.17', 'prefix': 20},
+    ]},
+    'gw-branch': {'public_key': key(102), 'interfaces': [
+        {'name': 'wan', 'address': '198.51.100.7', 'prefix': 24},      # holds build's endpoint
+        {'name': 'lan2', 'address': '172.17.0.1', 'prefix': 16},
+    ]},
+}
+
+
+def _local_inventory():
+    inv = _with_build_server()
+    site(inv, 'hq')['ignore_interfaces'] = ['eth2']
+    inv['policies'].append({'name': 'ops', 'users': ['dave'],
+                            'allow': ['hq:local-eth1:tcp/22', 'build:local-eth1', 'branch:local-lan2']})
+    return inv
+
+
+def test_local_resources_of_a_router_are_subnets():
+    result = build(_local_inventory(), facts=FACTS)
+    hq = _resources(agent(result, 'hq'))
+    assert hq['local-eth1'] == {'name': 'local-eth1', 'cidr': '172.16.1.0/24', 'ports': 'all', 'kind': 'local'}
+    assert not set(hq) & {'local-eth0', 'local-eth2', 'local-mc0', 'local-docker0', 'local-bad'}
+    assert any("site 'hq'" in w and 'malformed' in w and "'bad'" in w for w in result['report']['warnings'])
+    assert _resources(agent(result, 'branch'))['local-lan2']['cidr'] == '172.17.0.0/16'
+    assert 'local-wan' not in _resources(agent(result, 'branch'))
+
+
+def test_local_resources_of_a_side_loaded_agent_are_host_addresses():
+    result = build(_local_inventory(), facts=FACTS)
+    build_res = _resources(agent(result, 'build'))
+    assert build_res['local-eth1']['cidr'] == '172.20.5.17/32'
+    assert 'local-eth0' not in build_res
+
+
+def test_local_resources_are_granted_like_declared_ones():
+    result = build(_local_inventory(), facts=FACTS)
+    assert result['matrix']['user:dave'] == {
+        'hq:local-eth1': 'tcp/22', 'build:local-eth1': 'all', 'branch:local-lan2': 'all'}
+    dave = result['plan']['users']['dave']
+    assert [(p['site'], p['allowed_ips']) for p in dave['peers']] == [
+        ('branch', ['172.17.0.0/16']), ('build', ['172.20.5.17/32']), ('hq', ['172.16.1.0/24'])]
+
+
+def test_local_resources_before_the_agent_reports_are_left_out_with_a_warning():
+    inv = _local_inventory()
+    result = build(inv, facts={'gw-hq': FACTS['gw-hq']})
+    assert 'build:local-eth1' not in result['matrix']['user:dave']
+    assert any('build:local-eth1' in w and 'not known until the agent reports' in w
+               for w in result['report']['warnings'])
+    assert 'local-eth1' not in _resources(agent(result, 'build'))
+
+
+def test_local_resource_exposed_on_a_link():
+    inv = _local_inventory()
+    inv['links'][0]['sites']['hq'] = ['lan', 'local-eth1']
+    result = build(inv, facts=FACTS)
+    branch = agent(result, 'branch')
+    assert '172.16.1.0/24' in peer(branch, 'site:hq')['allowed_ips']
+    assert '172.16.1.0/24' in branch['routes']
+
+
+# ----------------------------------------------------------------------
+# firewall groups
+
+
+def test_users_with_the_same_access_share_one_firewall_group():
+    inv = inventory()
+    inv['users'].append({'name': 'erin', 'groups': ['dev'], 'public_key': key(6)})
+    result = build(inv)
+    leases = result['plan']['leases']
+    groups = agent(result, 'hq')['firewall']['groups']
+    shared = [g for g in groups if leases['user/bob'] in g['sources']]
+    assert len(shared) == 1 and shared[0]['sources'] == [leases['user/bob'], leases['user/erin']]
+    assert shared[0]['ports'] == ['10.1.0.10 . tcp . 80', '10.1.0.10 . tcp . 443']
+    assert shared[0]['other'] == [] and shared[0]['ping'] == ['10.1.0.10']

@@ -1,0 +1,374 @@
+# -*- coding: utf-8 -*-
+# Copyright (c) 2026 MeshConnect
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+"""Policy semantics, policy tests, explain and the semantic diff."""
+
+import json
+
+import pytest
+
+from meshcase import agent, build, firewall_access, firewall_boxes, inventory, key, site
+
+from ansible_collections.meshconnect.mesh.plugins.module_utils.mesh_compile import snapshot
+from ansible_collections.meshconnect.mesh.plugins.module_utils.mesh_net import (
+    EVERYTHING, NOTHING, PortSet, parse_ip,
+)
+
+
+def _access(result, user, site_name, address, last=None):
+    """PortSet the agent of ``site_name`` lets ``user`` reach at ``address``
+    (or at every address of ``address..last``)."""
+    plan = agent(result, site_name)
+    src = parse_ip(result['plan']['leases']['user/' + user])
+    lo = parse_ip(address)
+    return firewall_access(firewall_boxes(plan), src, lo, parse_ip(last) if last else lo)[0]
+
+
+def _policies(*policies):
+    return inventory(policies=list(policies))
+
+
+# ----------------------------------------------------------------------
+# default deny
+
+
+def test_user_in_no_policy_gets_nothing():
+    result = build(inventory())
+    dave = parse_ip(result['plan']['leases']['user/dave'])
+    assert result['plan']['users']['dave']['peers'] == []
+    assert 'user:dave' not in result['matrix']
+    for plan in result['plan']['agents'].values():
+        assert plan['peers'] and all(p['name'] != 'user:dave' for p in plan['peers'])
+        for box in sum(firewall_boxes(plan).values(), []):
+            assert not box[0][0] <= dave <= box[0][1], box
+    assert any("user 'dave'" in w and 'granted nothing' in w for w in result['report']['warnings'])
+
+
+def test_nothing_but_what_a_policy_names():
+    result = build(_policies({'name': 'p', 'users': ['bob'], 'allow': ['hq:web']}))
+    assert result['matrix']['user:bob'] == {'hq:web': 'tcp/80,tcp/443', 'hq:lan': 'partial: 10.1.0.10 tcp/80,tcp/443'}
+    assert _access(result, 'bob', 'hq', '10.1.0.10') == PortSet([(80, 80), (443, 443)])
+    assert _access(result, 'bob', 'hq', '10.1.0.11') == NOTHING
+    assert _access(result, 'bob', 'hq', '100.64.0.2') == NOTHING     # the agent itself
+    assert [p['site'] for p in result['plan']['users']['bob']['peers']] == ['hq']
+    assert result['plan']['users']['bob']['peers'][0]['allowed_ips'] == ['10.1.0.10/32']
+
+
+def test_whole_site_includes_the_agent_address():
+    result = build(_policies({'name': 'p', 'users': ['bob'], 'allow': ['branch']}))
+    bob = result['plan']['users']['bob']
+    assert bob['peers'][0]['allowed_ips'] == ['10.2.0.0/24', '100.64.0.1/32']
+    assert result['matrix']['user:bob']['branch:agent'] == 'all'
+
+
+# ----------------------------------------------------------------------
+# union and except
+
+
+def test_policies_add_up():
+    inv = inventory()
+    inv['users'][1]['groups'] = ['dev', 'finance']          # bob
+    result = build(inv)
+    assert _access(result, 'bob', 'hq', '10.1.0.10') == PortSet([(80, 80), (443, 443)])
+    assert _access(result, 'bob', 'hq', '10.1.0.5') == PortSet([(5432, 5432)])
+    assert _access(result, 'bob', 'branch', '10.2.0.20') == PortSet([(445, 445)])
+    assert set(result['matrix']['user:bob']) == {'hq:db', 'hq:web', 'hq:lan', 'branch:nas', 'branch:lan'}
+
+
+def test_except_removes_the_address_from_a_lan_that_contains_it():
+    # admins-all: allow everything except hq:db (10.1.0.5 inside hq:lan 10.1.0.0/24).
+    result = build(inventory())
+    assert _access(result, 'alice', 'hq', '10.1.0.5') == NOTHING
+    assert _access(result, 'alice', 'hq', '10.1.0.0', '10.1.0.4') == EVERYTHING
+    assert _access(result, 'alice', 'hq', '10.1.0.6', '10.1.0.255') == EVERYTHING
+    assert 'hq:db' not in result['matrix']['user:alice']
+    assert result['matrix']['user:alice']['hq:lan'] == 'partial: all except 10.1.0.5'
+    # The client still routes the whole LAN to hq; the agent's firewall drops db.
+    hq_peer = [p for p in result['plan']['users']['alice']['peers'] if p['site'] == 'hq'][0]
+    assert hq_peer['allowed_ips'] == ['10.1.0.0/30', '10.1.0.4/32', '10.1.0.6/31', '10.1.0.8/29', '10.1.0.16/28',
+                                      '10.1.0.32/27', '10.1.0.64/26', '10.1.0.128/25', '100.64.0.2/32']
+
+
+def test_except_with_ports_removes_only_those_ports():
+    result = build(_policies({'name': 'p', 'users': ['bob'], 'allow': ['hq:lan'], 'except': ['hq:lan:tcp/22,udp/53']}))
+    expected = EVERYTHING.subtract(PortSet([(22, 22)], [(53, 53)]))
+    assert _access(result, 'bob', 'hq', '10.1.0.0', '10.1.0.255') == expected
+    assert result['matrix']['user:bob']['hq:lan'] == 'tcp/0-21,tcp/23-65535,udp/0-52,udp/54-65535,other-protocols'
+
+
+def test_except_with_ports_on_one_host_of_a_lan():
+    result = build(_policies({'name': 'p', 'users': ['bob'], 'allow': ['hq:lan'], 'except': ['hq:db:tcp/5432']}))
+    assert _access(result, 'bob', 'hq', '10.1.0.5') == EVERYTHING.subtract(PortSet([(5432, 5432)]))
+    assert _access(result, 'bob', 'hq', '10.1.0.6') == EVERYTHING
+
+
+def test_except_applies_within_its_own_policy_only():
+    inv = inventory()
+    inv['users'][0]['groups'] = ['admins', 'finance']        # alice
+    result = build(inv)
+    # admins-all excepts hq:db, finance-db grants it: the union wins.
+    assert _access(result, 'alice', 'hq', '10.1.0.5') == PortSet([(5432, 5432)])
+    assert result['matrix']['user:alice']['hq:db'] == 'tcp/5432'
+
+
+def test_except_of_a_whole_site():
+    result = build(_policies({'name': 'p', 'users': ['bob'], 'allow': ['*'], 'except': ['hq']}))
+    assert [p['site'] for p in result['plan']['users']['bob']['peers']] == ['branch']
+    assert not any(k.startswith('hq:') for k in result['matrix']['user:bob'])
+
+
+# ----------------------------------------------------------------------
+# ports
+
+
+def test_port_narrowing_is_intersected_with_the_resource_ports():
+    result = build(_policies({'name': 'p', 'users': ['bob'], 'allow': ['hq:web:tcp/443,tcp/22,udp/443']}))
+    assert _access(result, 'bob', 'hq', '10.1.0.10') == PortSet([(443, 443)])
+    assert result['matrix']['user:bob']['hq:web'] == 'tcp/443'
+
+
+def test_port_narrowing_outside_the_resource_ports_grants_nothing():
+    result = build(_policies({'name': 'p', 'users': ['bob'], 'allow': ['hq:web:tcp/22']},
+                             {'name': 'q', 'users': ['carol'], 'allow': ['hq:db']}))
+    assert result['plan']['users']['bob']['peers'] == []
+    assert 'user:bob' not in result['matrix']
+    assert any("user 'bob'" in w and 'granted nothing' in w for w in result['report']['warnings'])
+
+
+def test_port_narrowing_of_a_lan_with_every_port():
+    result = build(_policies({'name': 'p', 'users': ['bob'], 'allow': ['hq:lan:tcp/22,tcp/8000-8100']}))
+    assert _access(result, 'bob', 'hq', '10.1.0.0', '10.1.0.255') == PortSet([(22, 22), (8000, 8100)])
+    assert result['matrix']['user:bob']['hq:lan'] == 'tcp/22,tcp/8000-8100'
+
+
+def test_ping_follows_port_access():
+    result = build(_policies({'name': 'p', 'users': ['bob'], 'allow': ['hq:web']}))
+    plan = agent(result, 'hq')
+    src = parse_ip(result['plan']['leases']['user/bob'])
+    web = parse_ip('10.1.0.10')
+    assert firewall_access(firewall_boxes(plan), src, web, web)[1] is True
+    inv = _policies({'name': 'p', 'users': ['bob'], 'allow': ['hq:web']})
+    inv['network']['allow_ping'] = False
+    result = build(inv)
+    plan = agent(result, 'hq')
+    assert firewall_access(firewall_boxes(plan), src, web, web)[1] is False
+
+
+# ----------------------------------------------------------------------
+# dialability
+
+
+def test_grants_at_a_site_users_cannot_dial_are_dropped_with_a_warning():
+    result = build(_policies({'name': 'p', 'users': ['bob'], 'allow': ['shop:lan', 'hq:web']}))
+    assert [p['site'] for p in result['plan']['users']['bob']['peers']] == ['hq']
+    assert not any(k.startswith('shop:') for k in result['matrix']['user:bob'])
+    assert all(p['name'] != 'user:bob' for p in agent(result, 'shop')['peers'])
+    assert agent(result, 'shop')['firewall']['groups'] and all(
+        '100.64.0.5' not in g['sources'] for g in agent(result, 'shop')['firewall']['groups'])
+    assert any("site 'shop'" in w and 'policies p ' in w for w in result['report']['warnings'])
+
+
+# ----------------------------------------------------------------------
+# policy tests
+
+
+def _tests(result):
+    return dict(((t['user'], t['expect'], t['flow']), t) for t in result['report']['tests'])
+
+
+def test_policy_tests_pass_and_fail():
+    inv = inventory(policy_tests=[
+        {'user': 'bob', 'allow': ['hq:web:tcp/443', 'hq:db:tcp/5432', 'branch'], 'deny': ['hq:db', 'hq:web']},
+        {'user': 'alice', 'allow': ['hq:lan', 'shop'], 'deny': ['hq:db:tcp/5432', 'hq:lan:tcp/22']},
+    ])
+    tests = _tests(build(inv))
+    assert len(tests) == 9
+    ok = tests[('bob', 'allow', 'hq:web:tcp/443')]
+    assert ok['passed'] is True and ok['test'] == 1
+    bad = tests[('bob', 'allow', 'hq:db:tcp/5432')]
+    assert bad['passed'] is False and bad['detail'] == 'hq:db:tcp/5432 is not allowed (hq:db has no access)'
+    assert tests[('bob', 'allow', 'branch')]['passed'] is True
+    assert tests[('bob', 'deny', 'hq:db')]['passed'] is True
+    bad = tests[('bob', 'deny', 'hq:web')]
+    assert bad['passed'] is False and bad['detail'] == 'hq:web is allowed (hq:web has tcp/80,tcp/443)'
+    alice = 2
+    assert tests[('alice', 'allow', 'hq:lan')]['passed'] is True
+    assert tests[('alice', 'allow', 'hq:lan')]['test'] == alice
+    shop = tests[('alice', 'allow', 'shop')]
+    assert shop['passed'] is False and 'nothing at the site is reachable' in shop['detail']
+    assert tests[('alice', 'deny', 'hq:db:tcp/5432')]['passed'] is True
+    bad = tests[('alice', 'deny', 'hq:lan:tcp/22')]
+    assert bad['passed'] is False and 'partial: all except 10.1.0.5' in bad['detail']
+
+
+def test_allow_test_with_ports_needs_every_port():
+    inv = inventory(policy_tests=[{'user': 'bob', 'allow': ['hq:web:tcp/443,tcp/8443']}])
+    test = build(inv)['report']['tests'][0]
+    assert test['passed'] is False
+    assert test['detail'] == 'hq:web:tcp/443,tcp/8443 is not allowed (hq:web has tcp/80,tcp/443)'
+
+
+def test_allow_test_of_a_partly_excepted_lan_needs_every_address():
+    inv = inventory(policy_tests=[{'user': 'alice', 'allow': ['hq:lan:tcp/80']}])
+    test = build(inv)['report']['tests'][0]
+    assert test['passed'] is False
+    assert 'except 10.1.0.5' in test['detail']
+
+
+def test_expired_user_fails_allow_tests_and_passes_deny_tests():
+    inv = inventory(policy_tests=[{'user': 'alice', 'allow': ['hq:web'], 'deny': ['hq:lan']}])
+    inv['users'][0]['expires'] = '2020-01-01'
+    tests = build(inv)['report']['tests']
+    assert [(t['expect'], t['passed']) for t in tests] == [('allow', False), ('deny', True)]
+
+
+# ----------------------------------------------------------------------
+# explain
+
+
+def _explain(query, inv=None):
+    return build(inv or inventory(), explain=query)['report']['explain']
+
+
+def test_explain_allowed_names_the_policy():
+    answer = _explain('bob hq:web:tcp/443')
+    assert answer['verdict'] == 'allowed'
+    assert answer['reasons'][0] == "allowed by policy 'dev-web' (allow hq:web)"
+    assert answer['query'] == 'bob hq:web:tcp/443'
+
+
+def test_explain_allowed_with_arrow_syntax():
+    assert _explain('alice -> branch:lan:udp/161')['verdict'] == 'allowed'
+
+
+def test_explain_denied_because_of_an_except():
+    answer = _explain('alice hq:db:tcp/5432')
+    assert answer['verdict'] == 'denied'
+    assert "policy 'admins-all' allows hq but excepts it (except hq:db)" in answer['reasons']
+    # A policy that would allow it but is for someone else is named too.
+    assert "policy 'finance-db' would allow it, but applies to groups finance, not to alice" in answer['reasons']
+
+
+def test_explain_denied_because_no_policy_applies():
+    answer = _explain('dave hq:web')
+    assert answer['verdict'] == 'denied'
+    assert 'no policy applies to dave (groups: none)' in answer['reasons']
+    assert "policy 'dev-web' would allow it, but applies to groups dev, not to dave" in answer['reasons']
+
+
+def test_explain_denied_for_a_policy_for_other_users():
+    inv = inventory()
+    inv['policies'].append({'name': 'bob-db', 'users': ['bob'], 'allow': ['hq:db']})
+    answer = _explain('carol branch:nas', inv)
+    assert answer['verdict'] == 'denied'
+    answer = _explain('dave hq:db', inv)
+    assert "policy 'bob-db' would allow it, but applies to users bob, not to dave" in answer['reasons']
+    assert "policy 'finance-db' would allow it, but applies to groups finance, not to dave" in answer['reasons']
+
+
+def test_explain_denied_by_narrower_grant():
+    answer = _explain('bob branch:nas:udp/137')
+    assert answer['verdict'] == 'denied'
+    assert "policy 'dev-web' reaches branch only as: branch:lan partial: 10.2.0.20 tcp/445; " \
+           "branch:nas tcp/445" in answer['reasons']
+
+
+def test_explain_port_the_resource_does_not_serve():
+    answer = _explain('bob hq:web:tcp/22')
+    assert answer['verdict'] == 'denied'
+    assert 'resource hq:web serves only tcp/80,tcp/443' in answer['reasons']
+
+
+def test_explain_site_users_cannot_dial():
+    answer = _explain('alice shop:lan')
+    assert answer['verdict'] == 'denied'
+    assert answer['reasons'][0].startswith('site shop cannot be dialled by users')
+    assert "allowed by policy 'admins-all' (allow *)" in answer['reasons']
+
+
+def test_explain_expired_user():
+    inv = inventory()
+    inv['users'][1]['expires'] = '2026-02-01'
+    answer = _explain('bob hq:web', inv)
+    assert answer == {'query': 'bob hq:web', 'verdict': 'denied', 'reasons': ['user bob expired on 2026-02-01']}
+
+
+def test_explain_site_to_site():
+    assert _explain('branch hq:lan') == {
+        'query': 'branch hq:lan', 'verdict': 'allowed',
+        'reasons': ['hq:lan is exposed to branch by link hq-branch (all)']}
+    answer = _explain('branch hq:db')
+    assert answer['verdict'] == 'denied'
+    assert answer['reasons'] == ['link hq-branch does not expose hq:db to branch']
+    answer = _explain('shop hq:web:tcp/22')
+    assert answer['verdict'] == 'denied'
+    assert answer['reasons'] == ['hq:web is exposed by link shop-hq only as tcp/80,tcp/443']
+    answer = _explain('shop branch:nas')
+    assert answer == {'query': 'shop branch:nas', 'verdict': 'denied', 'reasons': ['no link joins shop and branch']}
+    assert _explain('hq branch:agent')['verdict'] == 'allowed'
+
+
+@pytest.mark.parametrize('query', ['alice', 'alice hq:web extra', 'mallory hq:web', 'alice nowhere:lan',
+                                   'alice hq:printer', 'alice hq:web:ssh', 'hq hq:lan'])
+def test_explain_invalid_queries(query):
+    answer = _explain(query)
+    assert answer['verdict'] == 'invalid'
+    assert answer['reasons'] and all(isinstance(r, str) and r for r in answer['reasons'])
+
+
+# ----------------------------------------------------------------------
+# semantic diff
+
+
+def test_no_previous_snapshot_means_no_diff():
+    assert build(inventory())['report']['diff'] is None
+
+
+def test_unchanged_inventory_has_an_empty_diff():
+    previous = snapshot(build(inventory()))
+    assert build(inventory(), previous=previous)['report']['diff'] == {
+        'newly_allowed': [], 'newly_denied': [], 'changed': []}
+
+
+def test_diff_after_changing_a_policy():
+    previous = json.loads(json.dumps(snapshot(build(inventory()))))
+    inv = inventory()
+    inv['policies'][1]['allow'] = ['hq:web:tcp/443', 'hq:db', 'branch:nas']    # dev-web
+    diff = build(inv, previous=previous)['report']['diff']
+    assert {'from': 'user:bob', 'to': 'hq:db', 'ports': 'tcp/5432'} in diff['newly_allowed']
+    assert {'from': 'user:bob', 'to': 'branch:nas', 'ports': 'udp/137-138'} in diff['newly_allowed']
+    assert {'from': 'user:bob', 'to': 'hq:web', 'ports': 'tcp/80'} in diff['newly_denied']
+    assert {'from': 'user:bob', 'to': 'hq:lan', 'before': 'partial: 10.1.0.10 tcp/80,tcp/443',
+            'after': 'partial: 10.1.0.5 tcp/5432; 10.1.0.10 tcp/443'} in diff['changed']
+    # Nothing else moved.
+    assert all(e['from'] == 'user:bob' for e in diff['newly_allowed'] + diff['newly_denied'] + diff['changed'])
+
+
+def test_diff_of_a_removed_user_and_a_removed_link():
+    previous = snapshot(build(inventory()))
+    inv = inventory()
+    inv['users'] = [u for u in inv['users'] if u['name'] != 'carol']
+    inv['policies'] = [p for p in inv['policies'] if p['name'] != 'finance-db']
+    inv['links'] = inv['links'][:1]
+    diff = build(inv, previous=previous)['report']['diff']
+    assert {'from': 'user:carol', 'to': 'hq:db', 'ports': 'tcp/5432'} in diff['newly_denied']
+    assert {'from': 'site:shop', 'to': 'hq:web', 'ports': 'tcp/80,tcp/443'} in diff['newly_denied']
+    assert {'from': 'site:hq', 'to': 'shop:agent', 'ports': 'all'} in diff['newly_denied']
+    assert diff['newly_allowed'] == []
+
+
+def test_snapshot_records_the_digest_and_matrix():
+    result = build(inventory())
+    snap = snapshot(result)
+    assert snap['digest'] == result['plan']['digest']
+    assert snap['matrix'] == result['matrix']
+    assert json.loads(json.dumps(snap)) == snap
+
+
+def test_key_change_does_not_show_in_the_diff():
+    previous = snapshot(build(inventory()))
+    inv = inventory()
+    inv['users'][0]['public_key'] = key(77)
+    result = build(inv, previous=previous)
+    assert result['report']['diff'] == {'newly_allowed': [], 'newly_denied': [], 'changed': []}
+    assert result['plan']['digest'] != previous['digest']
