@@ -139,9 +139,9 @@ class ActionModule(ActionBase):
             # The plan is not usable: keep the failure readable.
             del result['plan']
             result['failed'] = True
-            result['msg'] = 'policy tests failed:\n' + '\n'.join(
-                "  - test #%d user '%s' expects %s %s: %s" % (t['test'], t['user'], t['expect'], t['flow'],
-                                                             t['detail']) for t in failed_tests)
+            template = "  - test #%d user '%s' expects %s %s: %s"
+            lines = [template % (t['test'], t['user'], t['expect'], t['flow'], t['detail']) for t in failed_tests]
+            result['msg'] = 'policy tests failed:\n' + '\n'.join(lines)
         return result
 
     def _var(self, task_vars, name):

@@ -314,10 +314,10 @@ class _Compiler:
                     break
                 if opeer != peer and (ref, oref) not in reported:
                     reported.add((ref, oref))
-                    self.problems.error(item, 'would route overlapping addresses to two peers: %s (%s) via '
-                                        "'%s' and %s (%s) via '%s'." % (ref, format_interval(lo, hi), peer,
-                                                                       oref, format_interval(olo, ohi), opeer),
-                                        fix)
+                    problem = ("would route overlapping addresses to two peers: %s (%s) via '%s' and %s (%s) "
+                               "via '%s'." % (ref, format_interval(lo, hi), peer, oref, format_interval(olo, ohi),
+                                              opeer))
+                    self.problems.error(item, problem, fix)
 
     # ------------------------------------------------------------------
     # users
@@ -491,10 +491,9 @@ class _Compiler:
                 reasons.append("policy '%s' allows %s but excepts it (except %s)" % (
                     policy.name, site.name, ', '.join(terms)))
             elif granted:
-                reasons.append("policy '%s' reaches %s only as: %s" % (
-                    policy.name, site.name, '; '.join('%s %s' % (r.ref, access.describe(granted, r.lo, r.hi))
-                                                       for r in site.resources.values()
-                                                       if access.describe(granted, r.lo, r.hi))))
+                reached = ['%s %s' % (r.ref, access.describe(granted, r.lo, r.hi))
+                           for r in site.resources.values() if access.describe(granted, r.lo, r.hi)]
+                reasons.append("policy '%s' reaches %s only as: %s" % (policy.name, site.name, '; '.join(reached)))
         if not applying:
             reasons.append('no policy applies to %s (groups: %s)' % (user.name, ', '.join(user.groups) or 'none'))
         if wanted is not None:
@@ -526,11 +525,11 @@ class _Compiler:
                 ports = EVERYTHING if res.kind == 'agent' else res.ports
                 if grant.ports is None or ports.covers(grant.ports):
                     ok = True
-                    reasons.append('%s is exposed to %s by link %s (%s)' % (res.ref, source.name,
-                                                                           ', '.join(links), ports.describe()))
+                    reasons.append('%s is exposed to %s by link %s (%s)'
+                                   % (res.ref, source.name, ', '.join(links), ports.describe()))
                 else:
-                    reasons.append('%s is exposed by link %s only as %s' % (res.ref, ', '.join(links),
-                                                                           ports.describe()))
+                    reasons.append('%s is exposed by link %s only as %s'
+                                   % (res.ref, ', '.join(links), ports.describe()))
             else:
                 reasons.append('link %s does not expose %s to %s' % (', '.join(links), res.ref, source.name))
         return {'query': query, 'verdict': 'allowed' if ok else 'denied', 'reasons': reasons}

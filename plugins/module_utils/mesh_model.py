@@ -354,8 +354,8 @@ def _load_resource(problems, network, site_name, index, raw, seen):
                        'use an IPv4 address (10.0.0.5) or network (10.0.0.0/24).')
         return None
     if overlaps((lo, hi), (network.lo, network.hi)):
-        problems.error(item, 'address %s overlaps the overlay network %s (%s).' % (address, network.name,
-                                                                               network.cidr),
+        problems.error(item, 'address %s overlaps the overlay network %s (%s).'
+                       % (address, network.name, network.cidr),
                        'resources live on site LANs; use the LAN address, or move the overlay with '
                        'meshconnect_network.cidr.')
         return None
@@ -583,8 +583,8 @@ def _load_links(problems, raw, sites):
             kept = []
             for resource in resources:
                 if resource in ('*', 'agent'):
-                    problems.error(item, 'site %r exposes %r; links expose named resources.' % (site_name,
-                                                                                             resource),
+                    problems.error(item, 'site %r exposes %r; links expose named resources.'
+                                   % (site_name, resource),
                                    'list resource names; agents always reach each other.')
                     continue
                 if _check_resource_ref(problems, item, sites, site_name, resource, 'exposure'):
@@ -704,8 +704,8 @@ def _load_policies(problems, raw, sites, users):
         if name is None:
             continue
         names.append(name)
-        who_users = [u for u in _list(problems, item, entry, 'users')]
-        who_groups = [g for g in _list(problems, item, entry, 'groups')]
+        who_users = _list(problems, item, entry, 'users')
+        who_groups = _list(problems, item, entry, 'groups')
         for user in who_users:
             if user not in users:
                 problems.error(item, 'names unknown user %r.' % (user,), 'add the user to meshconnect_users '

@@ -53,8 +53,9 @@ def report_text(report, limit=200):
         lines.append('')
         lines.append('POLICY TESTS: %d passed, %d failed' % (len(tests) - len(failed), len(failed)))
         for test in tests:
-            lines.append('  %s  %-8s %-5s %s%s' % ('ok  ' if test['passed'] else 'FAIL', test['user'], test['expect'],
-                                                test['flow'], '' if test['passed'] else '  (%s)' % test['detail']))
+            status = 'ok  ' if test['passed'] else 'FAIL'
+            detail = '' if test['passed'] else '  (%s)' % test['detail']
+            lines.append('  %s  %-8s %-5s %s%s' % (status, test['user'], test['expect'], test['flow'], detail))
     lines.append('')
     lines.append('REACHABILITY (policy and links)')
     lines.append(matrix_table(report.get('matrix') or {}, limit))

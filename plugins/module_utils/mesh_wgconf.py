@@ -110,8 +110,9 @@ def peer_changes(wanted, live):
             continue
         want, have = wanted[key], live[key]
         if want['allowed_ips'] != have['allowed_ips']:
-            changes.append('peer %s allowed-ips %s -> %s' % (key, ','.join(sorted(have['allowed_ips'])) or '(none)',
-                                                              ','.join(sorted(want['allowed_ips'])) or '(none)'))
+            before = ','.join(sorted(have['allowed_ips'])) or '(none)'
+            after = ','.join(sorted(want['allowed_ips'])) or '(none)'
+            changes.append('peer %s allowed-ips %s -> %s' % (key, before, after))
         if want['keepalive'] != have['keepalive']:
             changes.append('peer %s keepalive %s -> %s' % (key, have['keepalive'], want['keepalive']))
         if want['endpoint'] and not have['endpoint']:

@@ -22,7 +22,7 @@ description:
     policy tests, and returns the plans and a report (reachability matrix, test results, explain answer,
     semantic diff against the last recorded run).
   - Bad input fails with every problem listed, each naming the item and the fix; nothing is written then.
-  - Run it once per play (C(run_once: true)); its cost is linear in the size of the inventory.
+  - "Run it once per play (C(run_once: true)); its cost is linear in the size of the inventory."
 options:
   agents_group:
     description: Inventory group whose hosts are site agents.
@@ -56,13 +56,20 @@ options:
     type: str
 attributes:
   check_mode:
+    description: Can run in check mode and return changed status prediction without modifying target.
     support: full
     details: In check mode nothing is written; new leases are computed but not stored, keys not generated.
   diff_mode:
+    description: Will return details on what has changed (or possibly needs changing in check mode), when in diff mode.
     support: full
     details: Shows the change to the lease file.
   platform:
+    description: Target OS/families that can be operated against.
+    support: full
     platforms: posix
+  action:
+    description: Indicates this has a corresponding action plugin so some parts of the options can be executed on the controller.
+    support: full
 author:
   - MeshConnect engineering (@meshconnect)
 notes:

@@ -379,7 +379,7 @@ def check(inv, facts, world):
                 cidrs = []
                 for lo, hi in merge_intervals(reach):
                     cidrs.extend(interval_to_cidrs(lo, hi))
-                expected[owner] = sorted(cidrs, key=lambda c: parse_interval(c))
+                expected[owner] = sorted(cidrs, key=parse_interval)
         got = dict((p['site'], p['allowed_ips']) for p in plan['users'][name]['peers'])
         assert got == expected, name
         on_agents = sorted(a['site'] for a in plan['agents'].values()
@@ -401,8 +401,8 @@ def check(inv, facts, world):
             sets = firewall_boxes(agent(result, owner))
             for plo, phi, ports in matrix_pieces(text, lo, hi):
                 assert lo <= plo <= phi <= hi
-                for dlo, dhi in _segments([(plo, phi)] + [b[1] for b in sets['ports'] + sets['other']
-                                                           if b[1][0] <= phi and plo <= b[1][1]]):
+                touching = [b[1] for b in sets['ports'] + sets['other'] if b[1][0] <= phi and plo <= b[1][1]]
+                for dlo, dhi in _segments([(plo, phi)] + touching):
                     if plo <= dlo and dhi <= phi:
                         got, _ping = firewall_access(sets, src_addr, dlo, dhi)
                         assert got.covers(ports), (src, dst, text)
@@ -415,14 +415,17 @@ def check(inv, facts, world):
                             want.append((dlo, dhi, ref))
                 got = matrix_pieces(text, lo, hi)
                 assert _flatten(got) == _flatten(want), (src, dst, text)
+    # ... and lists every resource the user reaches some part of.
     for name, user in users.items():
+        row = result['matrix'].get('user:' + name, {})
         for owner, info in world.items():
-            for res in info['resources'].values():
+            agent_addr = parse_ip(leases['agent/' + owner])
+            resources = list(info['resources'].values()) + [Res('agent', agent_addr, agent_addr, EVERYTHING)]
+            bounds = [(r.lo, r.hi) for r in resources]
+            for res in resources:
                 has = any(user_reference(inv, world, leases, user, owner, lo)
-                          for lo, _hi in _segments([(res.lo, res.hi)] + [(r.lo, r.hi) for r in info['resources'].values()])
-                          if res.lo <= lo <= res.hi)
-                assert has == ('%s:%s' % (owner, res.name) in result['matrix'].get('user:' + name, {})), \
-                    (name, owner, res.name)
+                          for lo, _hi in _segments(bounds) if res.lo <= lo <= res.hi)
+                assert has == ('%s:%s' % (owner, res.name) in row), (name, owner, res.name)
     return result
 
 

@@ -83,6 +83,27 @@ def test_linked_sites_reach_what_is_exposed_and_nothing_else():
     assert firewall_access(hq_sets, parse_ip('10.2.0.20'), web, web)[0] == EVERYTHING
 
 
+def test_each_link_grants_on_its_own():
+    # Two links between the same sites: what branch exposes on one link does
+    # not reach what hq exposes on the other.
+    inv = inventory()
+    inv['links'] = [
+        {'name': 'apps', 'sites': {'hq': ['web'], 'branch': ['lan']}},
+        {'name': 'storage', 'sites': {'hq': ['lan'], 'branch': ['nas']}},
+    ]
+    result = build(inv)
+    hq_sets = firewall_boxes(agent(result, 'hq'))
+    web, other_host = parse_ip('10.1.0.10'), parse_ip('10.1.0.7')
+    branch_host, nas = parse_ip('10.2.0.21'), parse_ip('10.2.0.20')
+    branch_agent = parse_ip(result['plan']['leases']['agent/branch'])
+    assert firewall_access(hq_sets, branch_host, web, web)[0] == PortSet([(80, 80), (443, 443)])
+    assert firewall_access(hq_sets, branch_host, other_host, other_host)[0] == PortSet()
+    assert firewall_access(hq_sets, nas, other_host, other_host)[0] == EVERYTHING
+    assert firewall_access(hq_sets, nas, web, web)[0] == EVERYTHING
+    assert firewall_access(hq_sets, branch_agent, other_host, other_host)[0] == EVERYTHING
+    assert peer(agent(result, 'hq'), 'site:branch')['links'] == ['apps', 'storage']
+
+
 # ----------------------------------------------------------------------
 # endpoints and keepalive
 

@@ -7,7 +7,7 @@ import json
 
 import pytest
 
-from meshcase import agent, build, firewall_access, firewall_boxes, inventory, key, site
+from meshcase import agent, build, firewall_access, firewall_boxes, inventory, key
 
 from ansible_collections.meshconnect.mesh.plugins.module_utils.mesh_compile import snapshot
 from ansible_collections.meshconnect.mesh.plugins.module_utils.mesh_net import (

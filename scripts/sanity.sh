@@ -1,0 +1,36 @@
+#!/usr/bin/env bash
+# ansible-test sanity needs the collection at ansible_collections/NAMESPACE/NAME:
+# copy the files git knows (tracked, and new ones not ignored) there and run it.
+set -euo pipefail
+if ! command -v shellcheck >/dev/null 2>&1; then
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends shellcheck >/dev/null \
+    || { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends shellcheck >/dev/null; }
+fi
+root=$(cd "$(dirname "$0")/.." && pwd)
+dest="$root/build/sanity/ansible_collections/meshconnect/mesh"
+rm -rf "$dest"
+mkdir -p "$dest"
+(cd "$root" && git ls-files -z --cached --others --exclude-standard | while IFS= read -r -d '' f; do
+   [ -e "$f" ] && printf '%s\0' "$f"; done | xargs -0 cp --parents -t "$dest")
+cd "$dest"
+# A git work tree lets ansible-test list the collection's files exactly.
+git init -q && git add -A >/dev/null
+# ansible-test cannot bootstrap its own virtualenvs without ansible's CI file server, so
+# it runs in a virtualenv of its own where --requirements installs the pinned test tools.
+venv="$root/build/sanity-venv"
+if [ ! -x "$venv/bin/ansible-test" ]; then
+  python3 -m venv "$venv"
+  "$venv/bin/pip" install -q --disable-pip-version-check "$(grep '^ansible-core==' "$root/requirements/dev.txt")"
+fi
+# ansible-test bootstraps pip in each test's virtualenv with a script from ansible's CI file
+# server; put a stand-in that installs from PyPI where it looks for its cached copy.
+grep -hoE "pip='[0-9.]+'" "$venv"/lib/python3*/site-packages/ansible_test/_internal/python_requirements.py \
+  | cut -d"'" -f2 | sort -u | while read -r version; do
+  cache="$HOME/.ansible/test/cache/get_pip_${version//./_}.py"
+  if ! cmp -s "$root/scripts/ansible-test-get-pip.py" "$cache"; then
+    mkdir -p "$(dirname "$cache")"
+    cp "$root/scripts/ansible-test-get-pip.py" "$cache"
+  fi
+done
+pyver=$("$venv/bin/python" -c 'import sys; print("%d.%d" % sys.version_info[:2])')
+exec "$venv/bin/ansible-test" sanity --local --requirements --python "$pyver" --color no "$@"
