@@ -48,16 +48,21 @@ class ActionModule(ActionBase):
 
         hostvars = task_vars.get('hostvars', {})
         hosts = list(task_vars.get('groups', {}).get(args['agents_group'], []))
+        inventory = dict((key, self._var(task_vars, name)) for key, name in INVENTORY_VARS.items())
+        inventory_dir = task_vars.get('inventory_dir') or task_vars.get('playbook_dir') or os.getcwd()
+        if hosts and 'inventory_dir' in hostvars[hosts[0]]:
+            inventory_dir = hostvars[hosts[0]]['inventory_dir'] or inventory_dir
+        inventory_dir = os.path.abspath(inventory_dir)
         state_dir = args['state_dir'] or self._var(task_vars, 'meshconnect_state_dir')
         if not state_dir:
-            base = task_vars.get('inventory_dir') or task_vars.get('playbook_dir') or os.getcwd()
-            if hosts and 'inventory_dir' in hostvars[hosts[0]]:
-                base = hostvars[hosts[0]]['inventory_dir'] or base
-            state_dir = os.path.join(base, 'state')
+            network = inventory['network'] if isinstance(inventory['network'], dict) else {}
+            state_dir = os.path.join(inventory_dir, state.DEFAULT_DIR, str(network.get('name') or 'default'))
         state_dir = os.path.abspath(os.path.expanduser(state_dir))
+        problem = state.visible_to_inventory(state_dir, inventory_dir)
+        if problem:
+            return self._fail(result, problem)
         keys_dir = os.path.join(state_dir, state.KEYS)
 
-        inventory = dict((key, self._var(task_vars, name)) for key, name in INVENTORY_VARS.items())
         inventory['sites'] = {}
         live_facts = {}
         for host in hosts:

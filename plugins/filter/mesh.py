@@ -9,19 +9,31 @@ __metaclass__ = type
 
 from ansible.errors import AnsibleFilterError
 
+from ansible_collections.meshconnect.mesh.plugins.module_utils.mesh_net import AddressError
+from ansible_collections.meshconnect.mesh.plugins.module_utils.mesh_probe import drift, probe_report, probe_table, probe_targets
 from ansible_collections.meshconnect.mesh.plugins.module_utils.mesh_report import matrix_table, nft_elements, report_text
+from ansible_collections.meshconnect.mesh.plugins.module_utils.mesh_topology import topology_svg
+
+
+def _type_name(value):
+    """The plain type name of ``value`` for error messages (Ansible 2.19 passes
+    lazy containers and tagged strings, subclasses of list, dict and str)."""
+    for base in (bool, int, float, str, bytes, dict, list, tuple, set):
+        if isinstance(value, base):
+            return base.__name__
+    return type(value).__name__
 
 
 def _matrix_table(matrix, limit=200):
     if not isinstance(matrix, dict):
-        raise AnsibleFilterError('matrix_table expects the report matrix (a dict), got %s' % type(matrix).__name__)
+        raise AnsibleFilterError('matrix_table expects the report matrix (a dict), got %s' % _type_name(matrix))
     return matrix_table(matrix, int(limit))
 
 
 def _report_text(report, limit=200):
     if not isinstance(report, dict):
         raise AnsibleFilterError('report_text expects the report of mesh_plan (a dict), got %s'
-                                 % type(report).__name__)
+                                 % _type_name(report))
     return report_text(report, int(limit))
 
 
@@ -34,10 +46,57 @@ def _nft_elements(groups, kind):
         raise AnsibleFilterError('nft_elements expects the firewall groups of an agent plan: %s' % exc)
 
 
+def _require_dict(name, value, what):
+    if not isinstance(value, dict):
+        raise AnsibleFilterError('%s expects %s (a dict), got %s' % (name, what, _type_name(value)))
+
+
+def _probe_targets(plan, ports=None, exclude_site=None):
+    _require_dict('probe_targets', plan, 'the plan of mesh_plan')
+    try:
+        return probe_targets(plan, list(ports or []), exclude_site)
+    except (AddressError, KeyError) as exc:
+        raise AnsibleFilterError('probe_targets: %s' % exc)
+
+
+def _probe_report(results, plan):
+    _require_dict('probe_report', results, 'prober host -> {as, probes}')
+    _require_dict('probe_report', plan, 'the plan of mesh_plan')
+    try:
+        return probe_report(plan, results)
+    except (KeyError, TypeError) as exc:
+        raise AnsibleFilterError('probe_report: malformed probe results: %s' % exc)
+
+
+def _probe_table(report):
+    _require_dict('probe_table', report, 'the result of probe_report')
+    return probe_table(report)
+
+
+def _agent_drift(agent_plan, live):
+    _require_dict('agent_drift', agent_plan, "an agent's plan")
+    _require_dict('agent_drift', live, 'the state returned by agent_state')
+    return drift(agent_plan, live)
+
+
+def _topology_svg(plan, matrix):
+    _require_dict('topology_svg', plan, 'the plan of mesh_plan')
+    _require_dict('topology_svg', matrix, 'the report matrix of mesh_plan')
+    try:
+        return topology_svg(plan, matrix)
+    except (KeyError, TypeError) as exc:
+        raise AnsibleFilterError('topology_svg: malformed plan: %s' % exc)
+
+
 class FilterModule:
     def filters(self):
         return {
+            'agent_drift': _agent_drift,
             'matrix_table': _matrix_table,
             'nft_elements': _nft_elements,
+            'probe_report': _probe_report,
+            'probe_table': _probe_table,
+            'probe_targets': _probe_targets,
+            'topology_svg': _topology_svg,
             'report_text': _report_text,
         }

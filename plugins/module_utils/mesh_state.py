@@ -3,10 +3,14 @@
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
 """The controller-side state directory, next to the inventory.
 
-    state/leases.json   overlay leases (commit it; review it)
-    state/facts.json    what agents reported last (public keys, interfaces)
-    state/plan.json     the reachability snapshot of the last applied run
-    state/keys/         private keys generated for users (0700, files 0600)
+By default ``INVENTORY_DIR/.meshconnect/NETWORK/``: hidden, because Ansible
+reads every visible file of an inventory directory as inventory.
+
+    leases.json   overlay leases (commit it; review it)
+    facts.json    what agents reported last (public keys, interfaces)
+    plan.json     the reachability snapshot of the last applied run
+    keys/         private keys generated for users (0700, files 0600; never commit)
+    bundles/      client bundles written by users.yml (0700, files 0600)
 
 Files are written atomically and only when their content changes.
 """
@@ -19,6 +23,7 @@ import json
 import os
 import tempfile
 
+DEFAULT_DIR = '.meshconnect'
 LEASES = 'leases.json'
 FACTS = 'facts.json'
 SNAPSHOT = 'plan.json'
@@ -27,6 +32,23 @@ KEYS = 'keys'
 
 class StateError(Exception):
     pass
+
+
+def visible_to_inventory(state_dir, inventory_dir):
+    """A message when Ansible would parse ``state_dir`` as part of the
+    inventory directory (it skips hidden entries), else None."""
+    if not os.path.isdir(inventory_dir):
+        return None
+    relative = os.path.relpath(state_dir, inventory_dir)
+    if relative == os.curdir or relative.startswith(os.pardir):
+        return None if relative != os.curdir else (
+            'the state directory %s is the inventory directory; use a hidden directory such as %s'
+            % (state_dir, os.path.join(inventory_dir, DEFAULT_DIR)))
+    if any(part.startswith('.') for part in relative.split(os.sep)):
+        return None
+    return ('the state directory %s lies inside the inventory directory %s, where Ansible would read its files '
+            '(private keys included) as inventory; use a hidden directory such as %s, or one outside the inventory'
+            % (state_dir, inventory_dir, os.path.join(inventory_dir, DEFAULT_DIR)))
 
 
 def read_json(path):

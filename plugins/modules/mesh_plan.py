@@ -31,7 +31,9 @@ options:
   state_dir:
     description:
       - Directory for leases, the last recorded snapshot, cached agent facts and generated user keys.
-      - Defaults to C(meshconnect_state_dir), else C(state/) next to the inventory.
+      - Defaults to C(meshconnect_state_dir), else C(.meshconnect/NETWORK/) in the inventory's directory. It is
+        hidden because Ansible reads every visible file of an inventory directory as inventory; a state directory
+        visible inside the inventory directory is refused.
     type: path
   record:
     description:

@@ -66,11 +66,9 @@ live_digest:
   type: str
 '''
 
-import re
-
 from ansible.module_utils.basic import AnsibleModule
 
-DIGEST_RE = re.compile(r'meshconnect\.mesh sha1:([0-9a-f]{40})')
+from ansible_collections.meshconnect.mesh.plugins.module_utils.mesh_nft import find_digest
 
 
 def main():
@@ -89,17 +87,15 @@ def main():
             content = handle.read()
     except (IOError, OSError) as exc:
         module.fail_json(msg='cannot read %s: %s' % (path, exc))
-    match = DIGEST_RE.search(content)
-    if not match:
+    digest = find_digest(content)
+    if not digest:
         module.fail_json(msg='%s has no "meshconnect.mesh sha1:" comment; render it with the agent role' % path)
-    digest = match.group(1)
 
     # The text listing carries the table comment (the JSON one of nft 1.0 does not).
     rc, out, err = module.run_command([nft, 'list', 'table', family, table])
     live = None
     if rc == 0:
-        found = DIGEST_RE.search(out)
-        live = found.group(1) if found else 'no digest'
+        live = find_digest(out) or 'no digest'
     result = {'changed': live != digest, 'digest': digest, 'live_digest': live}
     if module._diff and result['changed']:
         result['diff'] = {'before': 'table %s %s digest %s\n' % (family, table, live or '(missing)'),

@@ -1,0 +1,220 @@
+# -*- coding: utf-8 -*-
+# Copyright (c) 2026 MeshConnect
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+"""Live verification: which flows to probe, what the plan expects of each,
+and how the live agents differ from their plans (drift).
+
+Expectations are read from what the plan makes the mesh enforce: the prober's
+route into the mesh (client AllowedIPs, or its agent's peers), the owning
+agent's AllowedIPs for the source (WireGuard drops what it does not expect)
+and the owning agent's firewall sets.
+"""
+
+from __future__ import absolute_import, division, print_function
+
+__metaclass__ = type
+
+from ansible_collections.meshconnect.mesh.plugins.module_utils.mesh_net import (
+    AddressError, parse_ip, parse_port_spec,
+)
+
+
+def _interval(text):
+    """``a.b.c.d[/n]`` or ``a-b`` -> (lo, hi)."""
+    if '-' in text:
+        lo, hi = text.split('-', 1)
+        return parse_ip(lo.strip()), parse_ip(hi.strip())
+    if '/' in text:
+        addr, length = text.split('/', 1)
+        net = parse_ip(addr)
+        size = 1 << (32 - int(length))
+        return net, net + size - 1
+    value = parse_ip(text)
+    return value, value
+
+
+def _inside(value, texts):
+    for text in texts:
+        lo, hi = _interval(text)
+        if lo <= value <= hi:
+            return True
+    return False
+
+
+def probe_targets(plan, ports, exclude_site=None):
+    """Every probe target of the mesh: each agent's overlay address and every
+    single-address resource, with ICMP and each of ``ports`` (plus the
+    resource's own TCP ports); and every user's overlay address (ICMP), which
+    nobody may reach.  Targets of ``exclude_site`` are left out (that site's
+    own LAN is not reached over the mesh).
+    """
+    base = []
+    for spec in ports:
+        proto, lo, _hi = parse_port_spec(spec)
+        if proto == 'tcp':
+            base.append(lo)
+    targets = []
+    for agent in sorted(plan['agents'].values(), key=lambda a: a['site']):
+        if agent['site'] == exclude_site:
+            continue
+        for res in agent['resources']:
+            if not res['cidr'].endswith('/32'):
+                continue
+            address = res['cidr'][:-3]
+            own = []
+            if res['ports'] not in ('all', 'none'):
+                for token in res['ports'].split(','):
+                    if token.startswith('tcp/') and '-' not in token:
+                        own.append(int(token[4:]))
+            tcp = sorted(set(base) | set(own))
+            name = '%s:%s' % (agent['site'], res['name'])
+            targets.append({'target': name, 'address': address, 'proto': 'icmp', 'port': None})
+            targets.extend({'target': name, 'address': address, 'proto': 'tcp', 'port': port} for port in tcp)
+    for user in sorted(plan['users'].values(), key=lambda u: u['name']):
+        targets.append({'target': 'user:%s' % user['name'], 'address': user['address'], 'proto': 'icmp',
+                        'port': None})
+    return targets
+
+
+def _owner(plan, address):
+    """The agent plan that owns ``address`` (its overlay address or a resource)."""
+    value = parse_ip(address)
+    for agent in plan['agents'].values():
+        if agent['address'] == address:
+            return agent
+        for res in agent['resources']:
+            if res['cidr'] and _inside(value, [res['cidr']]):
+                return agent
+    return None
+
+
+def _firewall_allows(agent, src, dst, proto, port):
+    for group in agent['firewall']['groups']:
+        if not _inside(src, group['sources']):
+            continue
+        if proto == 'icmp':
+            if _inside(dst, group['other']) or _inside(dst, group['ping']):
+                return True
+            continue
+        for element in group['ports']:
+            d_text, e_proto, e_ports = [part.strip() for part in element.split(' . ')]
+            if e_proto != proto or not _inside(dst, [d_text]):
+                continue
+            lo, _sep, hi = e_ports.partition('-')
+            if int(lo) <= port <= int(hi or lo):
+                return True
+    return False
+
+
+def expected(plan, principal, source, address, proto, port):
+    """Whether the plan lets ``principal`` (``user:NAME`` or ``site:NAME``),
+    sending from ``source``, reach ``address`` with ``proto``/``port``."""
+    kind, _sep, name = principal.partition(':')
+    try:
+        src, dst = parse_ip(source), parse_ip(address)
+    except AddressError:
+        return False
+    owner = _owner(plan, address)
+    if owner is None:
+        return False
+    if kind == 'user':
+        user = plan['users'].get(name)
+        if user is None or user['expired']:
+            return False
+        routed = any(p['site'] == owner['site'] and _inside(dst, p['allowed_ips']) for p in user['peers'])
+        accepted = any(p['name'] == principal and _inside(src, p['allowed_ips']) for p in owner['peers'])
+        return routed and accepted and _firewall_allows(owner, src, dst, proto, port)
+    home = [a for a in plan['agents'].values() if a['site'] == name]
+    if not home or owner['site'] == name:
+        return False
+    routed = any(p['name'] == 'site:' + owner['site'] and _inside(dst, p['allowed_ips']) for p in home[0]['peers'])
+    accepted = any(p['name'] == 'site:' + name and _inside(src, p['allowed_ips']) for p in owner['peers'])
+    return routed and accepted and _firewall_allows(owner, src, dst, proto, port)
+
+
+def probe_report(plan, results):
+    """Compare probe results with the plan.
+
+    ``results`` maps a prober (host name) to ``{'as': principal, 'probes':
+    [{target, address, proto, port, source, reachable}]}``.  Returns rows and
+    the mismatches.
+    """
+    rows, mismatches = [], []
+    for host in sorted(results):
+        entry = results[host]
+        principal = entry['as']
+        for probe in entry['probes']:
+            want = expected(plan, principal, probe.get('source') or '0.0.0.0', probe['address'], probe['proto'],
+                            probe['port'])
+            row = {
+                'from': '%s (%s)' % (principal, host),
+                'to': probe['target'],
+                'flow': '%s %s' % (probe['address'], 'ping' if probe['proto'] == 'icmp' else
+                                   '%s/%s' % (probe['proto'], probe['port'])),
+                'expected': 'allow' if want else 'deny',
+                'observed': 'allow' if probe['reachable'] else 'deny',
+            }
+            row['ok'] = row['expected'] == row['observed']
+            rows.append(row)
+            if not row['ok']:
+                mismatches.append(row)
+    return {'rows': rows, 'mismatches': mismatches,
+            'allowed': sum(1 for r in rows if r['observed'] == 'allow'),
+            'denied': sum(1 for r in rows if r['observed'] == 'deny')}
+
+
+def probe_table(report):
+    """The observed matrix next to the policy, as text."""
+    rows = report['rows']
+    if not rows:
+        return 'no probes'
+    width = [max(len(r[k]) for r in rows) for k in ('from', 'to', 'flow')]
+    lines = ['%-*s  %-*s  %-*s  %-7s %-8s' % (width[0], 'FROM', width[1], 'TO', width[2], 'FLOW', 'POLICY',
+                                              'OBSERVED')]
+    last = None
+    for row in rows:
+        lines.append('%-*s  %-*s  %-*s  %-7s %-8s%s' % (
+            width[0], row['from'] if row['from'] != last else '', width[1], row['to'], width[2], row['flow'],
+            row['expected'], row['observed'], '' if row['ok'] else '  <-- MISMATCH'))
+        last = row['from']
+    lines.append('%d probes: %d allowed, %d denied, %d differ from the plan'
+                 % (len(rows), report['allowed'], report['denied'], len(report['mismatches'])))
+    return '\n'.join(lines)
+
+
+def drift(agent, live):
+    """Differences between an agent's plan and its live state (``agent_state``)."""
+    out = []
+    if not live.get('up'):
+        return ['interface %s is not up' % agent['interface']]
+    if live.get('address') != '%s/%d' % (agent['address'], agent['prefix']):
+        out.append('address is %s, plan says %s/%d' % (live.get('address'), agent['address'], agent['prefix']))
+    if live.get('listen_port') != agent['listen_port']:
+        out.append('listen port is %s, plan says %s' % (live.get('listen_port'), agent['listen_port']))
+    if live.get('mtu') != agent['mtu']:
+        out.append('MTU is %s, plan says %s' % (live.get('mtu'), agent['mtu']))
+    if not live.get('private_key'):
+        out.append('the interface has no private key')
+    planned = dict((p['public_key'], p) for p in agent['peers'] if p['public_key'])
+    peers = live.get('peers', {})
+    for key, peer in sorted(planned.items(), key=lambda kv: kv[1]['name']):
+        if key not in peers:
+            out.append('peer %s is missing' % peer['name'])
+        elif sorted(peers[key]['allowed_ips']) != sorted(peer['allowed_ips']):
+            out.append('peer %s has AllowedIPs %s, plan says %s' % (peer['name'], ', '.join(sorted(
+                peers[key]['allowed_ips'])), ', '.join(sorted(peer['allowed_ips']))))
+    for key in sorted(set(peers) - set(planned)):
+        out.append('peer %s is not in the plan' % key)
+    routes = set(live.get('routes', []))
+    for cidr in sorted(set(agent['routes']) - routes):
+        out.append('route %s is missing' % cidr)
+    for cidr in sorted(routes - set(agent['routes'])):
+        out.append('route %s is not in the plan' % cidr)
+    if live.get('forwarding') is not None and live['forwarding'] != agent['forwarding']:
+        out.append('forwarding is %s, plan says %s' % ('on' if live['forwarding'] else 'off',
+                                                       'on' if agent['forwarding'] else 'off'))
+    if not live.get('firewall_loaded'):
+        out.append('the nftables table inet meshconnect is not loaded')
+    elif live.get('firewall_digest') != live.get('firewall_file_digest'):
+        out.append('the live nftables table differs from %s' % live.get('firewall_file', 'its file'))
+    return out

@@ -1,0 +1,171 @@
+#!/usr/bin/python
+# -*- coding: utf-8 -*-
+# Copyright (c) 2026 MeshConnect
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+
+from __future__ import absolute_import, division, print_function
+
+__metaclass__ = type
+
+DOCUMENTATION = r'''
+---
+module: agent_state
+short_description: Read an agent's live WireGuard, route, forwarding and firewall state
+version_added: 0.1.0
+description:
+  - Read-only. Reports what is running, for comparison with the agent's plan (see the C(agent_drift) filter and
+    C(playbooks/verify.yml)).
+  - The private key is never read; only whether the interface has one.
+options:
+  interface:
+    description: The WireGuard interface.
+    type: str
+    default: mc0
+  firewall_file:
+    description: The ruleset file the agent role installed.
+    type: path
+    default: /etc/meshconnect/firewall.nft
+requirements:
+  - wireguard-tools, iproute2 and nftables on the managed host
+attributes:
+  check_mode:
+    description: Can run in check mode and return changed status prediction without modifying target.
+    support: full
+  diff_mode:
+    description: Will return details on what has changed (or possibly needs changing in check mode), when in diff mode.
+    support: none
+  platform:
+    description: Target OS/families that can be operated against.
+    support: full
+    platforms: posix
+author:
+  - MeshConnect engineering (@meshconnect)
+'''
+
+EXAMPLES = r'''
+- name: Read the live state
+  meshconnect.mesh.agent_state:
+    interface: mc0
+  register: live
+'''
+
+RETURN = r'''
+state:
+  description: The live state.
+  returned: always
+  type: dict
+  contains:
+    up:
+      description: Whether the interface exists.
+      type: bool
+    address:
+      description: The interface's IPv4 address with its prefix length.
+      type: str
+    listen_port:
+      description: The WireGuard listen port.
+      type: int
+    mtu:
+      description: The interface MTU.
+      type: int
+    private_key:
+      description: Whether the interface has a private key.
+      type: bool
+    public_key:
+      description: The interface's public key.
+      type: str
+    peers:
+      description: Public key to C(allowed_ips), C(endpoint), C(latest_handshake) (epoch seconds, 0 for never).
+      type: dict
+    routes:
+      description: Routes through the interface, other than the one to its own prefix.
+      type: list
+      elements: str
+    forwarding:
+      description: Whether IPv4 forwarding is on.
+      type: bool
+    firewall_loaded:
+      description: Whether the table inet meshconnect is loaded.
+      type: bool
+    firewall_digest:
+      description: The digest in the live table's comment.
+      type: str
+    firewall_file_digest:
+      description: The digest in O(firewall_file).
+      type: str
+'''
+
+import json
+
+from ansible.module_utils.basic import AnsibleModule
+
+from ansible_collections.meshconnect.mesh.plugins.module_utils.mesh_nft import find_digest
+from ansible_collections.meshconnect.mesh.plugins.module_utils.mesh_wgconf import normalise_cidr, parse_dump_peers
+
+
+def _run(module, args):
+    rc, out, _err = module.run_command(args)
+    return out if rc == 0 else None
+
+
+def main():
+    module = AnsibleModule(
+        argument_spec={
+            'interface': {'type': 'str', 'default': 'mc0'},
+            'firewall_file': {'type': 'path', 'default': '/etc/meshconnect/firewall.nft'},
+        },
+        supports_check_mode=True,
+    )
+    iface = module.params['interface']
+    ip = module.get_bin_path('ip', required=True)
+    wg = module.get_bin_path('wg')
+    nft = module.get_bin_path('nft')
+    state = {'up': False, 'peers': {}, 'routes': []}
+
+    links = _run(module, [ip, '-j', '-4', 'addr', 'show', 'dev', iface])
+    if links:
+        link = json.loads(links)[0]
+        state['up'] = True
+        state['mtu'] = link.get('mtu')
+        for info in link.get('addr_info', []):
+            if info.get('family') == 'inet':
+                state['address'] = '%s/%s' % (info['local'], info['prefixlen'])
+                break
+        routes = json.loads(_run(module, [ip, '-j', '-4', 'route', 'show', 'dev', iface]) or '[]')
+        state['routes'] = sorted(normalise_cidr(r['dst']) for r in routes
+                                 if r.get('protocol') != 'kernel' and r.get('dst') not in (None, 'default'))
+    if state['up'] and wg:
+        public = (_run(module, [wg, 'show', iface, 'public-key']) or '').strip()
+        state['private_key'] = bool(public) and public != '(none)'
+        state['public_key'] = public if state['private_key'] else None
+        port = (_run(module, [wg, 'show', iface, 'listen-port']) or '').strip()
+        state['listen_port'] = int(port) if port.isdigit() else None
+        peers = parse_dump_peers(_run(module, [wg, 'show', iface, 'allowed-ips']) or '',
+                                 _run(module, [wg, 'show', iface, 'endpoints']) or '',
+                                 _run(module, [wg, 'show', iface, 'persistent-keepalive']) or '')
+        handshakes = {}
+        for line in (_run(module, [wg, 'show', iface, 'latest-handshakes']) or '').splitlines():
+            parts = line.split('\t')
+            if len(parts) == 2 and parts[1].isdigit():
+                handshakes[parts[0]] = int(parts[1])
+        for key, peer in peers.items():
+            state['peers'][key] = {'allowed_ips': sorted(peer['allowed_ips']), 'endpoint': peer['endpoint'],
+                                   'latest_handshake': handshakes.get(key, 0)}
+    try:
+        with open('/proc/sys/net/ipv4/ip_forward') as handle:
+            state['forwarding'] = handle.read().strip() == '1'
+    except (IOError, OSError):
+        state['forwarding'] = None
+    table = _run(module, [nft, 'list', 'table', 'inet', 'meshconnect']) if nft else None
+    state['firewall_loaded'] = table is not None
+    state['firewall_digest'] = find_digest(table)
+    state['firewall_file'] = module.params['firewall_file']
+    try:
+        with open(module.params['firewall_file']) as handle:
+            state['firewall_file_digest'] = find_digest(handle.read())
+    except (IOError, OSError):
+        state['firewall_file_digest'] = None
+    module.exit_json(changed=False, state=state)
+
+
+if __name__ == '__main__':
+    main()

@@ -1,0 +1,100 @@
+#!/usr/bin/python
+# -*- coding: utf-8 -*-
+# Copyright (c) 2026 MeshConnect
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+
+from __future__ import absolute_import, division, print_function
+
+__metaclass__ = type
+
+DOCUMENTATION = r'''
+---
+module: client_bundle
+short_description: Write every user's WireGuard client bundle into a protected directory
+version_added: 0.1.0
+description:
+  - Runs on the controller (it is an action plugin).
+  - For each active user of a plan compiled by M(meshconnect.mesh.mesh_plan), writes C(NAME.conf), a stock
+    wg-quick configuration with exactly the peers and AllowedIPs the user's policies grant (split tunnel), and
+    C(NAME.png), the same configuration as a QR code for mobile clients.
+  - The directory is created with mode C(0700) and every file with mode C(0600). Private keys generated on the
+    controller are read from O(keys_dir) and go only into those files; they are never in the result, the diff
+    (which shows them redacted), or the log.
+  - A user whose inventory entry has its own O(ignore:public_key) gets a configuration without the private key
+    (the device holds it) and no QR code. Expired users get no bundle; with O(prune), files of users that are
+    gone or expired are removed.
+options:
+  plan:
+    description: The C(plan) returned by M(meshconnect.mesh.mesh_plan).
+    type: dict
+    required: true
+  dest:
+    description: The bundle directory (mode C(0700)).
+    type: path
+    required: true
+  keys_dir:
+    description: Where M(meshconnect.mesh.mesh_plan) keeps generated user keys (C(STATE_DIR/keys)).
+    type: path
+    required: true
+  qr:
+    description: Also write QR codes (needs the Python package C(segno) on the controller).
+    type: bool
+    default: true
+  prune:
+    description: Remove bundles of users that are no longer active.
+    type: bool
+    default: true
+requirements:
+  - segno (Python, on the controller) for QR codes
+attributes:
+  check_mode:
+    description: Can run in check mode and return changed status prediction without modifying target.
+    support: full
+  diff_mode:
+    description: Will return details on what has changed (or possibly needs changing in check mode), when in diff mode.
+    support: full
+    details: Private keys are shown redacted.
+  platform:
+    description: Target OS/families that can be operated against.
+    support: full
+    platforms: posix
+  action:
+    description: Indicates this has a corresponding action plugin so some parts of the options can be executed on the controller.
+    support: full
+author:
+  - MeshConnect engineering (@meshconnect)
+'''
+
+EXAMPLES = r'''
+- name: Compile the mesh
+  meshconnect.mesh.mesh_plan:
+  register: mesh
+
+- name: Write the client bundles
+  meshconnect.mesh.client_bundle:
+    plan: "{{ mesh.plan }}"
+    dest: "{{ mesh.state_dir }}/bundles"
+    keys_dir: "{{ mesh.state_dir }}/keys"
+'''
+
+RETURN = r'''
+written:
+  description: Files written (or that would be, in check mode).
+  returned: always
+  type: list
+  elements: str
+removed:
+  description: Files removed by O(prune).
+  returned: always
+  type: list
+  elements: str
+without_bundle:
+  description: Users without a bundle, with the reason.
+  returned: always
+  type: list
+  elements: str
+dest:
+  description: The bundle directory.
+  returned: always
+  type: str
+'''
