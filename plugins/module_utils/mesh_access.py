@@ -66,10 +66,6 @@ def _subtract(a, b):
     return a.subtract(b) if b else a
 
 
-def _intersect(a, b):
-    return a.intersect(b)
-
-
 def union(a, b):
     return combine(a, b, _union)
 
@@ -79,8 +75,26 @@ def subtract(a, b):
 
 
 def restrict(a, lo, hi):
-    """The part of map ``a`` inside ``lo..hi``."""
-    return combine(a, [(lo, hi, EVERYTHING)], _intersect)
+    """The part of map ``a`` inside ``lo..hi``.
+
+    What combining ``a`` with ``[(lo, hi, EVERYTHING)]`` by intersection
+    gives, without a map for the query: pieces are clipped to ``lo..hi``,
+    and neighbours with equal ports merged.
+    """
+    out = []
+    for plo, phi, ps in a:
+        if phi < lo:
+            continue
+        if plo > hi:
+            break
+        if not ps:
+            continue
+        start, end = max(plo, lo), min(phi, hi)
+        if out and out[-1][1] == start - 1 and out[-1][2] == ps:
+            out[-1] = (out[-1][0], end, ps)
+        else:
+            out.append((start, end, ps))
+    return out
 
 
 def from_pieces(pieces):

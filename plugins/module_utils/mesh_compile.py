@@ -13,6 +13,8 @@ from __future__ import absolute_import, division, print_function
 
 __metaclass__ = type
 
+import contextlib
+import gc
 import hashlib
 import json
 import re
@@ -29,8 +31,11 @@ from ansible_collections.meshconnect.mesh.plugins.module_utils.mesh_net import (
 PLAN_VERSION = 1
 
 
+_CANONICAL = json.JSONEncoder(sort_keys=True, separators=(',', ':'))
+
+
 def canonical_json(data):
-    return json.dumps(data, sort_keys=True, separators=(',', ':'))
+    return _CANONICAL.encode(data)
 
 
 def compile_mesh(inventory, facts=None, lease_state=None, previous=None, today=None, explain=None):
@@ -46,9 +51,28 @@ def compile_mesh(inventory, facts=None, lease_state=None, previous=None, today=N
     :raises MeshError: listing every problem, when the inventory is invalid.
     """
     problems = Problems()
-    model = load_model(inventory, facts, problems, today)
-    problems.raise_if_any()
-    return _Compiler(model, problems).run(lease_state, previous, explain)
+    with _no_full_collections():
+        model = load_model(inventory, facts, problems, today)
+        problems.raise_if_any()
+        return _Compiler(model, problems).run(lease_state, previous, explain)
+
+
+@contextlib.contextmanager
+def _no_full_collections():
+    """Keep Python's cyclic garbage collector to its young generations
+    while compiling.
+
+    A compile builds a large graph of dicts, lists and tuples, and each full
+    collection walks all of it, and the inventory, again (with 10,000 users
+    they took a third of the time).  Young collections still run, and the
+    collector's thresholds are restored afterwards.
+    """
+    thresholds = gc.get_threshold()
+    gc.set_threshold(thresholds[0], thresholds[1], 1 << 30)
+    try:
+        yield
+    finally:
+        gc.set_threshold(*thresholds)
 
 
 class _Compiler:
@@ -56,8 +80,10 @@ class _Compiler:
         self.model = model
         self.net = model.network
         self.problems = problems
-        self.checked_classes = set()
+        self.class_peers = {}
         self.user_peers = {}
+        self.site_maps = {}     # (site, map as a tuple) -> _SiteMap: equal maps of a site are one
+        self.unions = {}        # (_SiteMap, _SiteMap) -> _SiteMap of their union
 
     # ------------------------------------------------------------------
     def run(self, lease_state, previous, explain):
@@ -73,6 +99,7 @@ class _Compiler:
             agent.cidr = '%s/32' % format_ip(address)
         for name, user in model.users.items():
             user.address = parse_ip(leases['user/' + name])
+            user.address_text = format_ip(user.address)
 
         self._evaluate_policies()
         self._links()
@@ -107,7 +134,7 @@ class _Compiler:
             'agents': agents,
             'users': users,
         }
-        plan['digest'] = hashlib.sha256(canonical_json(plan).encode('utf-8')).hexdigest()
+        plan['digest'] = self._digest(plan)
         return {
             'plan': plan,
             'report': report,
@@ -143,18 +170,59 @@ class _Compiler:
                                'forward UDP %d to the agent and set endpoint and port_forwarding: true.'
                                % model.sites[site_name].endpoint_port)
 
-        # Users with the same policies share one access class.
+        # Users with the same policies share one access class: site -> map
+        # in ``classes``, the same as [_SiteMap] in ``class_maps``.
         self.classes = {}
+        self.class_maps = {}
         self.user_class = {}
+        policy_maps = {}    # policy -> [(site, _SiteMap)], dialable sites only
+        for policy in model.policies:
+            policy_maps[policy.name] = [(site_name, self._site_map(site_name, amap))
+                                        for site_name, amap in self.policy_access[policy.name].items()
+                                        if model.sites[site_name].dialable]
         for name, user in model.users.items():
             key = () if user.expired else tuple(sorted(by_user[name]))
             if key not in self.classes:
-                merged = access.merge_access([self.policy_access[p] for p in key])
-                self.classes[key] = dict((s, m) for s, m in merged.items() if model.sites[s].dialable)
+                self.class_maps[key] = self._class_access(key, policy_maps)
+                self.classes[key] = dict((m.site, m.amap) for m in self.class_maps[key])
             self.user_class[name] = key
             if not user.expired and not self.classes[key]:
                 self.problems.warn("user '%s'" % name, 'is granted nothing reachable; the client bundle has '
                                    'no peers.', 'add the user or a group of theirs to a policy.')
+
+        # Site -> [(user's peer entry, user address, _SiteMap)]: the users
+        # granted something there, in user order.
+        self.site_users = dict((name, []) for name in model.sites)
+        for name, user in model.users.items():
+            site_maps = [site_map for site_map in self.class_maps[self.user_class[name]] if site_map.amap]
+            if site_maps:
+                peer = self._user_peer(user)
+                for site_map in site_maps:
+                    self.site_users[site_map.site].append((peer, user.address_text, site_map))
+
+    def _site_map(self, site_name, amap):
+        """The one _SiteMap of ``site_name`` with a map equal to ``amap``."""
+        value = (site_name, tuple(amap))
+        if value not in self.site_maps:
+            self.site_maps[value] = _SiteMap(site_name, amap)
+        return self.site_maps[value]
+
+    def _class_access(self, key, policy_maps):
+        """[_SiteMap] for the policies ``key``, in site order, dialable
+        sites only: the maps ``access.merge_access`` gives for them.
+
+        A site has few distinct maps, so the unions are kept in ``unions``.
+        """
+        by_site = {}
+        for policy_name in key:
+            for site_name, site_map in policy_maps[policy_name]:
+                if site_name in by_site:
+                    pair = (by_site[site_name], site_map)
+                    if pair not in self.unions:
+                        self.unions[pair] = self._site_map(site_name, access.union(pair[0].amap, site_map.amap))
+                    site_map = self.unions[pair]
+                by_site[site_name] = site_map
+        return [by_site[site_name] for site_name in sorted(by_site)]
 
     # ------------------------------------------------------------------
     # links
@@ -165,7 +233,11 @@ class _Compiler:
         self.peer_exposed = dict((name, {}) for name in model.sites)   # S -> T -> set(res names of T)
         self.link_names = dict((name, {}) for name in model.sites)     # S -> T -> [link names]
         self.served = dict((name, {}) for name in model.sites)         # S -> T -> set(res names of S)
+        self.exposing_links = dict((name, []) for name in model.sites)  # S -> [links where S exposes some]
         for link in model.links:
+            for s_name, exposed in link.exposes.items():
+                if exposed:
+                    self.exposing_links[s_name].append(link)
             names = sorted(link.exposes)
             for s_name in names:
                 for t_name in names:
@@ -186,9 +258,7 @@ class _Compiler:
         for t_name in sorted(self.served[site.name]):
             peer = self.model.sites[t_name]
             grants.append((peer.address, peer.address, [(site.address, site.address, EVERYTHING)]))
-        for link in self.model.links:
-            if not link.exposes.get(site.name):
-                continue
+        for link in self.exposing_links[site.name]:
             dst_pieces = [(own[r].lo, own[r].hi, own[r].ports) for r in link.exposes[site.name]]
             dst_map = access.from_pieces(dst_pieces)
             for t_name in sorted(link.exposes):
@@ -246,21 +316,16 @@ class _Compiler:
 
         groups = []
         if site.dialable:
-            by_map = {}
-            for name, user in self.model.users.items():
-                amap = self.classes[self.user_class[name]].get(site.name)
-                if not amap:
-                    continue
-                if user.public_key is None:
-                    pending.append('user:' + name)
-                peers.append(self._user_peer(user))
-                key = tuple(amap)
-                if key not in by_map:
-                    by_map[key] = (amap, [])
-                by_map[key][1].append(format_ip(user.address))
-            for key in sorted(by_map, key=lambda k: by_map[k][1][0]):
-                amap, sources = by_map[key]
-                groups.append(_flow_group(sources, amap, net.allow_ping))
+            by_map = {}     # _SiteMap -> user addresses; equal maps are one _SiteMap
+            for peer, address, site_map in self.site_users[site.name]:
+                if peer['public_key'] is None:
+                    pending.append(peer['name'])
+                peers.append(peer)
+                if site_map not in by_map:
+                    by_map[site_map] = []
+                by_map[site_map].append(address)
+            for site_map in sorted(by_map, key=lambda m: by_map[m][0]):
+                groups.append(_flow_group(by_map[site_map], site_map.amap, net.allow_ping))
         for lo, hi, amap in _decompose(self._site_flow_grants(site)):
             groups.append(_flow_group([format_interval(lo, hi)], amap, net.allow_ping))
 
@@ -293,11 +358,11 @@ class _Compiler:
             cached = self.user_peers[user.name] = {
                 'name': 'user:' + user.name,
                 'kind': 'user',
-                'address': format_ip(user.address),
+                'address': user.address_text,
                 'public_key': user.public_key,
                 'endpoint': None,
                 'behind_nat': True,
-                'allowed_ips': ['%s/32' % format_ip(user.address)],
+                'allowed_ips': ['%s/32' % user.address_text],
                 'keepalive': 0,
                 'links': [],
             }
@@ -324,38 +389,42 @@ class _Compiler:
 
     def _user_plan(self, user):
         key = self.user_class[user.name]
-        granted = self.classes[key]
-        peers = []
-        owner = []
-        for site_name, amap in granted.items():
-            site = self.model.sites[site_name]
-            intervals = [(lo, hi) for lo, hi, _ps in amap]
-            for lo, hi in merge_intervals(intervals):
-                owner.append((lo, hi, site_name, site_name))
-            peers.append({
-                'name': 'site:' + site_name,
-                'site': site_name,
-                'public_key': site.public_key,
-                'endpoint': site.endpoint_text,
-                'allowed_ips': _cidrs(intervals),
-                'keepalive': self.net.keepalive,
-            })
-        if key not in self.checked_classes:
-            self.checked_classes.add(key)
-            self._check_overlaps("user '%s'" % user.name, owner,
-                                 'a client routes each address to one site; narrow the policies so that '
-                                 'overlapping LANs are not granted together.')
+        if key not in self.class_peers:
+            self.class_peers[key] = self._class_peers(user, key)
+        peers, pending = self.class_peers[key]
+        keepalive = self.net.keepalive
         return {
             'name': user.name,
-            'address': format_ip(user.address),
+            'address': user.address_text,
             'prefix': 32,
             'dns': list(self.net.dns),
             'mtu': self.net.mtu,
             'expired': user.expired,
             'public_key': user.public_key,
-            'peers': peers,
-            'pending_keys': sorted(p['name'] for p in peers if p['public_key'] is None),
+            'peers': [{'name': name, 'site': site_name, 'public_key': public_key, 'endpoint': endpoint,
+                       'allowed_ips': list(allowed_ips), 'keepalive': keepalive}
+                      for name, site_name, public_key, endpoint, allowed_ips in peers],
+            'pending_keys': list(pending),
         }
+
+    def _class_peers(self, user, key):
+        """``(peers, pending keys)`` of the users of one class; ``user`` is
+        the first of them, named if the class routes overlapping addresses."""
+        peers = []
+        owner = []
+        for site_map in self.class_maps[key]:
+            if site_map.peer is None:
+                site = self.model.sites[site_map.site]
+                intervals = [(lo, hi) for lo, hi, _ps in site_map.amap]
+                site_map.owner = [(lo, hi, site.name, site.name) for lo, hi in merge_intervals(intervals)]
+                site_map.peer = ('site:' + site.name, site.name, site.public_key, site.endpoint_text,
+                                 _cidrs(intervals))
+            owner.extend(site_map.owner)
+            peers.append(site_map.peer)
+        self._check_overlaps("user '%s'" % user.name, owner,
+                             'a client routes each address to one site; narrow the policies so that '
+                             'overlapping LANs are not granted together.')
+        return peers, sorted(peer[0] for peer in peers if peer[2] is None)
 
     # ------------------------------------------------------------------
     # report
@@ -369,11 +438,14 @@ class _Compiler:
             key = self.user_class[name]
             if key not in class_rows:
                 rows = {}
-                for site_name, amap in self.classes[key].items():
-                    for res in model.sites[site_name].resources.values():
-                        text = access.describe(amap, res.lo, res.hi)
-                        if text:
-                            rows[res.ref] = text
+                for site_map in self.class_maps[key]:
+                    if site_map.rows is None:
+                        site_map.rows = []
+                        for res in model.sites[site_map.site].resources.values():
+                            text = access.describe(site_map.amap, res.lo, res.hi)
+                            if text:
+                                site_map.rows.append((res.ref, text))
+                    rows.update(site_map.rows)
                 class_rows[key] = rows
             if class_rows[key]:
                 matrix['user:' + name] = class_rows[key]
@@ -387,6 +459,59 @@ class _Compiler:
             if rows:
                 matrix['site:' + s_name] = rows
         return matrix
+
+    def _digest(self, plan):
+        """``sha256(canonical_json(plan))``, hashed piece by piece.
+
+        The pieces are the canonical JSON of each agent and user, joined as
+        ``canonical_json`` joins them (sorted keys, no spaces), so the bytes
+        hashed are the same; the whole text is never held in memory.  What
+        is repeated is encoded once: the peer entry of a user (every agent
+        listing the user has it) and the peers of a class of users (every
+        user of the class has the same).
+        """
+        digest = hashlib.sha256()
+        user_peer_texts = {}    # peer name -> text
+        class_peers_texts = {}  # class -> text; a _SiteMap has the text of its peer
+
+        def agent_text(agent):
+            peers = []
+            for peer in agent['peers']:
+                if peer['kind'] != 'user':
+                    peers.append(canonical_json(peer))
+                    continue
+                if peer['name'] not in user_peer_texts:
+                    user_peer_texts[peer['name']] = canonical_json(peer)
+                peers.append(user_peer_texts[peer['name']])
+            return _canonical_with(agent, 'peers', '[' + ','.join(peers) + ']')
+
+        def user_text(user):
+            key = self.user_class[user['name']]
+            if key not in class_peers_texts:
+                # The user's peers, one per _SiteMap of the class, in order.
+                texts = []
+                for site_map, peer in zip(self.class_maps[key], user['peers']):
+                    if site_map.text is None:
+                        site_map.text = canonical_json(peer)
+                    texts.append(site_map.text)
+                class_peers_texts[key] = '[' + ','.join(texts) + ']'
+            return _canonical_with(user, 'peers', class_peers_texts[key])
+
+        def put(text):
+            digest.update(text.encode('utf-8'))
+
+        put('{')
+        for index, key in enumerate(sorted(plan)):
+            put('%s%s:' % (',' if index else '', json.dumps(key)))
+            if key in ('agents', 'users') and plan[key]:
+                encode = agent_text if key == 'agents' else user_text
+                for inner, name in enumerate(sorted(plan[key])):
+                    put('%s%s:%s' % (',' if inner else '{', json.dumps(name), encode(plan[key][name])))
+                put('}')
+            else:
+                put(canonical_json(plan[key]))
+        put('}')
+        return digest.hexdigest()
 
     def _access_of(self, user_name):
         return self.classes[self.user_class[user_name]]
@@ -539,6 +664,21 @@ class _Compiler:
 # helpers
 
 
+class _SiteMap:
+    """What a class of users may reach at one site, and what follows from
+    it; classes share them: equal maps of a site are one _SiteMap."""
+
+    __slots__ = ('site', 'amap', 'peer', 'owner', 'rows', 'text')
+
+    def __init__(self, site, amap):
+        self.site = site
+        self.amap = amap
+        self.peer = None    # a user's peer for the site, as _user_plan's tuple
+        self.owner = None   # [(lo, hi, site, site)] for the user overlap check
+        self.rows = None    # [(resource ref, matrix text)]
+        self.text = None    # canonical JSON of the peer, for the digest
+
+
 class _PolicyView:
     def __init__(self, policy):
         self.name = policy.name
@@ -557,6 +697,14 @@ def _who(policy):
     if policy.groups:
         parts.append('groups ' + ', '.join(policy.groups))
     return ' and '.join(parts)
+
+
+def _canonical_with(data, key, text):
+    """``canonical_json(data)`` for a dict whose ``data[key]`` is already
+    encoded as ``text``: the keys before and after it are encoded apart."""
+    before = canonical_json(dict((k, v) for k, v in data.items() if k < key))[1:-1]
+    after = canonical_json(dict((k, v) for k, v in data.items() if k > key))[1:-1]
+    return '{' + ','.join(part for part in (before, json.dumps(key) + ':' + text, after) if part) + '}'
 
 
 def _cidrs(intervals):

@@ -13,6 +13,7 @@ from __future__ import absolute_import, division, print_function
 __metaclass__ = type
 
 import base64
+import bisect
 import datetime
 import re
 
@@ -425,7 +426,10 @@ def _load_site(problems, network, host, raw):
 
 
 def _load_local_resources(problems, network, site, facts, endpoint_ips):
-    """Turn discovered interfaces into ``local-<ifname>`` resources."""
+    """Turn discovered interfaces into ``local-<ifname>`` resources.
+
+    ``endpoint_ips`` is the sorted list of the agents' endpoint addresses.
+    """
     for entry in facts.get('interfaces') or []:
         ifname = entry.get('name')
         if not isinstance(ifname, str) or ifname in site.ignore_interfaces or ifname == network.interface:
@@ -446,7 +450,8 @@ def _load_local_resources(problems, network, site, facts, endpoint_ips):
             cidr = '%s/32' % format_ip(addr)
         if overlaps((lo, hi), (network.lo, network.hi)):
             continue
-        if any(lo <= ip <= hi for ip in endpoint_ips):
+        first = bisect.bisect_left(endpoint_ips, lo)
+        if first < len(endpoint_ips) and endpoint_ips[first] <= hi:
             # The network peers use to dial agents is never routed into the mesh.
             continue
         name = LOCAL_PREFIX + ifname
@@ -484,6 +489,7 @@ def load_model(inventory, facts, problems, today=None):
     for site in sites.values():
         if site.endpoint and re.match(r'^[0-9.]+$', site.endpoint):
             endpoint_ips.add(parse_ip(site.endpoint))
+    endpoint_ips = sorted(endpoint_ips)
     for site in sites.values():
         site_facts = facts.get(site.host)
         if site_facts:

@@ -163,13 +163,15 @@ class PortSet:
     Immutable by convention; operations return new objects.
     """
 
-    __slots__ = ('tcp', 'udp', 'other', '_key')
+    __slots__ = ('tcp', 'udp', 'other', '_key', '_hash', '_text')
 
     def __init__(self, tcp=(), udp=(), other=False):
         self.tcp = tuple(merge_intervals(tcp))
         self.udp = tuple(merge_intervals(udp))
         self.other = bool(other)
         self._key = (self.tcp, self.udp, self.other)
+        self._hash = hash(self._key)
+        self._text = None   # describe(), once asked
 
     @classmethod
     def everything(cls):
@@ -191,7 +193,7 @@ class PortSet:
         return not self == other
 
     def __hash__(self):
-        return hash(self._key)
+        return self._hash
 
     def __bool__(self):
         return bool(self.tcp or self.udp or self.other)
@@ -217,6 +219,11 @@ class PortSet:
 
     def describe(self):
         """Human text: ``all``, ``none`` or ``tcp/443,udp/53``."""
+        if self._text is None:
+            self._text = self._describe()
+        return self._text
+
+    def _describe(self):
         if self.is_everything():
             return 'all'
         if not self:
