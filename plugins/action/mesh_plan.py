@@ -15,7 +15,9 @@ from ansible.plugins.action import ActionBase
 from ansible_collections.meshconnect.mesh.plugins.module_utils import mesh_state as state
 from ansible_collections.meshconnect.mesh.plugins.module_utils.mesh_compile import compile_mesh, snapshot
 from ansible_collections.meshconnect.mesh.plugins.module_utils.mesh_errors import MeshError
-from ansible_collections.meshconnect.mesh.plugins.module_utils.mesh_keys import generate_key, load_public_key
+from ansible_collections.meshconnect.mesh.plugins.module_utils.mesh_keys import (
+    key_path, load_public_key, new_key_pair, write_private_key,
+)
 
 ARGUMENT_SPEC = {
     'agents_group': {'type': 'str', 'default': 'meshconnect_agents'},
@@ -87,13 +89,16 @@ class ActionModule(ActionBase):
 
         written = []
         users = []
+        new_keys = {}   # user -> (private, public): written only once the inventory compiles
         for entry in inventory['users'] or []:
             if isinstance(entry, dict) and entry.get('public_key') is None and isinstance(entry.get('name'), str):
                 entry = dict(entry)
                 public = load_public_key(keys_dir, entry['name'])
+                if public is None and entry['name'] in new_keys:
+                    public = new_keys[entry['name']][1]
                 if public is None and args['generate_user_keys'] and not check_mode:
-                    public = generate_key(keys_dir, entry['name'])
-                    written.append(os.path.join(keys_dir, '%s.key' % entry['name']))
+                    new_keys[entry['name']] = new_key_pair()
+                    public = new_keys[entry['name']][1]
                 entry['public_key'] = public
             users.append(entry)
         if inventory['users'] is not None:
@@ -107,6 +112,9 @@ class ActionModule(ActionBase):
                                     today=today, explain=args['explain'])
         except MeshError as exc:
             return self._fail(result, str(exc), errors=exc.errors)
+        for name, (private, _public) in new_keys.items():
+            write_private_key(keys_dir, name, private)
+            written.append(key_path(keys_dir, name))
 
         diffs = []
         lease_path = os.path.join(state_dir, state.LEASES)

@@ -62,17 +62,30 @@ def read_private_key(path):
         return handle.read().strip()
 
 
+def new_key_pair():
+    """A fresh ``(private, public)`` pair in base64, written nowhere yet."""
+    if not HAS_CRYPTOGRAPHY:
+        raise RuntimeError('the Python cryptography library is needed to generate user keys')
+    key = X25519PrivateKey.generate()
+    return (base64.b64encode(_raw_private(key)).decode('ascii'),
+            base64.b64encode(_raw_public(key)).decode('ascii'))
+
+
+def write_private_key(keys_dir, user, private_b64):
+    """Create ``<keys_dir>/<user>.key`` (0600, in a 0700 directory); never overwrite one."""
+    ensure_key_dir(keys_dir)
+    fd = os.open(key_path(keys_dir, user), os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(fd, 'w') as handle:
+        handle.write(private_b64 + '\n')
+
+
 def generate_key(keys_dir, user):
     """Create ``<keys_dir>/<user>.key`` (0600) if absent; return the public key."""
     if not HAS_CRYPTOGRAPHY:
         raise RuntimeError('the Python cryptography library is needed to generate user keys')
     ensure_key_dir(keys_dir)
-    path = key_path(keys_dir, user)
-    if os.path.exists(path):
+    if os.path.exists(key_path(keys_dir, user)):
         return load_public_key(keys_dir, user)
-    key = X25519PrivateKey.generate()
-    data = base64.b64encode(_raw_private(key)).decode('ascii') + '\n'
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-    with os.fdopen(fd, 'w') as handle:
-        handle.write(data)
-    return base64.b64encode(_raw_public(key)).decode('ascii')
+    private, public = new_key_pair()
+    write_private_key(keys_dir, user, private)
+    return public
