@@ -51,10 +51,10 @@ def _require_dict(name, value, what):
         raise AnsibleFilterError('%s expects %s (a dict), got %s' % (name, what, _type_name(value)))
 
 
-def _probe_targets(plan, ports=None, exclude_site=None):
+def _probe_targets(plan, ports=None, principal=None):
     _require_dict('probe_targets', plan, 'the plan of mesh_plan')
     try:
-        return probe_targets(plan, list(ports or []), exclude_site)
+        return probe_targets(plan, list(ports or []), principal)
     except (AddressError, KeyError) as exc:
         raise AnsibleFilterError('probe_targets: %s' % exc)
 

@@ -41,13 +41,17 @@ def _inside(value, texts):
     return False
 
 
-def probe_targets(plan, ports, exclude_site=None):
+def probe_targets(plan, ports, principal=None):
     """Every probe target of the mesh: each agent's overlay address and every
     single-address resource, with ICMP and each of ``ports`` (plus the
     resource's own TCP ports); and every user's overlay address (ICMP), which
-    nobody may reach.  Targets of ``exclude_site`` are left out (that site's
-    own LAN is not reached over the mesh).
+    nobody may reach.  The prober's own targets are left out: its own site
+    (``site:NAME``: that LAN is not reached over the mesh) or its own address
+    (``user:NAME``).
     """
+    kind, _sep, name = (principal or '').partition(':')
+    exclude_site = name if kind == 'site' else None
+    exclude_user = name if kind == 'user' else None
     base = []
     for spec in ports:
         proto, lo, _hi = parse_port_spec(spec)
@@ -71,6 +75,8 @@ def probe_targets(plan, ports, exclude_site=None):
             targets.append({'target': name, 'address': address, 'proto': 'icmp', 'port': None})
             targets.extend({'target': name, 'address': address, 'proto': 'tcp', 'port': port} for port in tcp)
     for user in sorted(plan['users'].values(), key=lambda u: u['name']):
+        if user['name'] == exclude_user:
+            continue
         targets.append({'target': 'user:%s' % user['name'], 'address': user['address'], 'proto': 'icmp',
                         'port': None})
     return targets
