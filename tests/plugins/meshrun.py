@@ -3,7 +3,8 @@
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
 """Run the collection's playbooks with ``ansible-playbook`` on throw-away inventories.
 
-Every inventory is written into a temporary directory, so ``inventory_dir/state``
+Every inventory is written into a temporary directory, so mesh_plan's default
+state directory (``INVENTORY_DIR/.meshconnect/NETWORK``, see ``state_dir``)
 lands there too.  Agent hosts are fakes that cannot be reached (TEST-NET-1
 addresses over SSH with a 1 s timeout): a task that tried to touch one would
 show up as UNREACHABLE.
@@ -21,6 +22,8 @@ import subprocess
 import sys
 
 import yaml
+
+from ansible_collections.meshconnect.mesh.plugins.module_utils import mesh_state
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 REPO = os.path.dirname(os.path.dirname(HERE))
@@ -84,6 +87,11 @@ GROUP_VARS = {
 }
 
 
+def state_dir(inventory_dir, network='testnet'):
+    """Where mesh_plan keeps the state of ``network`` by default."""
+    return os.path.join(inventory_dir, mesh_state.DEFAULT_DIR, network)
+
+
 def inventory(**changes):
     """A deep copy of ``BASE`` with top-level keys replaced."""
     inv = copy.deepcopy(BASE)
@@ -106,6 +114,7 @@ def write_inventory(directory, inv=None):
             'ansible_ssh_timeout': 1,
             'ansible_timeout': 1,
             'ansible_ssh_retries': 0,
+            'ansible_ssh_args': '-o ControlMaster=no',    # no master process left behind
         }
     _dump(os.path.join(directory, 'hosts.yml'), {'all': {'children': {'meshconnect_agents': {'hosts': hosts}}}})
     mesh = dict((var, inv[key]) for key, var in GROUP_VARS.items() if key in inv)
@@ -131,13 +140,19 @@ class Run:
         self.stderr = proc.stderr
         self.output = proc.stdout + '\n' + proc.stderr
 
+    @property
+    def log(self):
+        """Everything about the run, as assertion messages show it (pytest shortens the repr of objects)."""
+        return 'ansible-playbook exited %d: %s\n--- stdout\n%s\n--- stderr\n%s' % (
+            self.rc, ' '.join(self.args), self.stdout, self.stderr)
+
     def __repr__(self):
-        return 'Run(rc=%d, args=%r)\n--- stdout\n%s\n--- stderr\n%s' % (self.rc, self.args, self.stdout, self.stderr)
+        return 'Run(rc=%d, args=%r)' % (self.rc, self.args)
 
     def recap(self):
         """host -> {ok: N, changed: N, unreachable: N, failed: N, ...} from the PLAY RECAP."""
         _head, sep, tail = self.stdout.partition('PLAY RECAP')
-        assert sep, 'no PLAY RECAP in the output:\n%r' % self
+        assert sep, 'no PLAY RECAP in the output:\n' + self.log
         out = {}
         for line in tail.splitlines()[1:]:
             match = re.match(r'^(\S+)\s+:\s+(.*)$', line)
@@ -150,10 +165,10 @@ class Run:
         """``ok``, ``changed``, ``failed``, ... reported for ``host`` by the task named ``task_name``."""
         marker = 'TASK [%s]' % task_name
         _head, sep, tail = self.stdout.partition(marker)
-        assert sep, 'task %r did not run:\n%r' % (task_name, self)
+        assert sep, 'task %r did not run:\n%s' % (task_name, self.log)
         match = re.search(r'^(ok|changed|failed|fatal|skipping|unreachable|FAILED - RETRYING): \[%s\]'
                           % re.escape(host), tail, re.M)
-        assert match, 'no status of %s in task %r:\n%r' % (host, task_name, self)
+        assert match, 'no status of %s in task %r:\n%s' % (host, task_name, self.log)
         return match.group(1)
 
 
@@ -181,9 +196,9 @@ def run_playbook(workdir, inventory_dir, playbook, *extra, **kwargs):
         'ANSIBLE_COLLECTIONS_PATH': COLLECTIONS_ROOT,
         'ANSIBLE_HOME': os.path.join(workdir, '.ansible-home'),
         'ANSIBLE_LOCAL_TEMP': os.path.join(workdir, '.ansible-tmp'),
+        'ANSIBLE_REMOTE_TMP': os.path.join(workdir, '.ansible-remote-tmp'),
         'ANSIBLE_NOCOLOR': '1',
         'ANSIBLE_FORCE_COLOR': '0',
-        'ANSIBLE_SSH_CONTROL_PATH_DIR': os.path.join(workdir, '.ansible-cp'),
         'PYTHONDONTWRITEBYTECODE': '1',
     })
     env.update(kwargs.pop('env', {}))
