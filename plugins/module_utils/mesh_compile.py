@@ -789,10 +789,14 @@ def diff_snapshots(previous, current):
     """Flows newly allowed and newly denied since the recorded snapshot."""
     if previous is None:
         return None
-    before = previous.get('matrix', {}) if isinstance(previous, dict) else {}
+    before = previous.get('matrix') if isinstance(previous, dict) else None
+    if not isinstance(before, dict):
+        before = {}     # a snapshot from elsewhere, or edited by hand: everything counts as new
     allowed, denied, changed = [], [], []
     for src in sorted(set(before) | set(current)):
-        old_rows, new_rows = before.get(src, {}), current.get(src, {})
+        old_rows, new_rows = before.get(src), current.get(src, {})
+        if not isinstance(old_rows, dict):
+            old_rows = {}
         if old_rows == new_rows:
             continue
         for dst in sorted(set(old_rows) | set(new_rows)):

@@ -372,3 +372,14 @@ def test_key_change_does_not_show_in_the_diff():
     result = build(inv, previous=previous)
     assert result['report']['diff'] == {'newly_allowed': [], 'newly_denied': [], 'changed': []}
     assert result['plan']['digest'] != previous['digest']
+
+
+def test_a_hand_edited_snapshot_counts_everything_as_new():
+    fresh = build(inventory())['matrix']
+    for previous in ({'matrix': None}, {'matrix': {'user:bob': None}}, {}, 'garbage'):
+        diff = build(inventory(), previous=previous)['report']['diff']
+        assert diff['newly_denied'] == []
+        allowed = set((e['from'], e['to']) for e in diff['newly_allowed'] + diff['changed'])
+        assert ('user:bob', 'hq:web') in allowed
+        assert all(e['before'] == 'none' for e in diff['changed'])
+        assert len(allowed) == sum(len(rows) for rows in fresh.values())
