@@ -331,7 +331,8 @@ def _load_network(problems, raw):
 def _load_resource(problems, network, site_name, index, raw, seen):
     item = "site '%s' resource #%d" % (site_name, index + 1)
     if not isinstance(raw, dict):
-        problems.error(item, 'must be a mapping with name and address.')
+        problems.error(item, 'must be a mapping with name and address, not %r.' % (raw,),
+                       'write it as {name: NAME, address: IP_OR_CIDR}.')
         return None
     name = raw.get('name')
     if name is not None:
@@ -548,22 +549,36 @@ def _check_resource_ref(problems, item, sites, site_name, resource, what):
     return False
 
 
+def _entries(problems, raw, variable, kind, plural, shape, keys):
+    """Yield ``(index, item, entry)`` for each entry of the inventory list
+    ``variable`` (``raw``): ``item`` names it in messages, by its name when it
+    has one (``kind 'NAME'``), else by position (``kind #N``).  A value that
+    is not a list, entries that are not mappings and unknown keys are
+    reported here.
+    """
+    if raw is None:
+        return
+    if not isinstance(raw, list):
+        problems.error(variable, 'must be a list of %s.' % plural,
+                       'write one entry per %s, each starting with "- " (see docs/inventory.md).' % kind)
+        return
+    for index, entry in enumerate(raw):
+        item = '%s #%d' % (kind, index + 1)
+        if not isinstance(entry, dict):
+            problems.error(item, 'must be a mapping with %s, not %r.' % (shape, entry),
+                           'write it as "key: value" lines under its "- ".')
+            continue
+        if 'name' in keys and 'name' in entry:
+            item = "%s '%s'" % (kind, entry['name'])
+        _check_keys(problems, item, entry, keys)
+        yield index, item, entry
+
+
 def _load_links(problems, raw, sites):
     links = []
-    if raw is None:
-        return links
-    if not isinstance(raw, list):
-        problems.error('meshconnect_links', 'must be a list of links.')
-        return links
     names = []
-    for index, entry in enumerate(raw):
-        item = 'link #%d' % (index + 1)
-        if not isinstance(entry, dict):
-            problems.error(item, 'must be a mapping with name and sites.')
-            continue
-        if 'name' in entry:
-            item = "link '%s'" % entry['name']
-        _check_keys(problems, item, entry, LINK_KEYS)
+    for _index, item, entry in _entries(problems, raw, 'meshconnect_links', 'link', 'links', 'name and sites',
+                                        LINK_KEYS):
         name = _name(problems, item, entry.get('name'), 'link name')
         if name is None:
             continue
@@ -580,7 +595,8 @@ def _load_links(problems, raw, sites):
         for site_name in sorted(members, key=str):
             resources = members[site_name] or []
             if not isinstance(resources, list):
-                problems.error(item, 'the resources of site %r must be a list.' % (site_name,))
+                problems.error(item, 'the resources of site %r must be a list.' % (site_name,),
+                               'write %s: [RESOURCE, ...], or %s: [] for its agent only.' % (site_name, site_name))
                 continue
             if site_name not in sites:
                 problems.error(item, 'names unknown site %r.' % (site_name,),
@@ -617,20 +633,9 @@ def _load_links(problems, raw, sites):
 
 def _load_users(problems, raw, today):
     users = {}
-    if raw is None:
-        return users
-    if not isinstance(raw, list):
-        problems.error('meshconnect_users', 'must be a list of users.')
-        return users
     keys = {}
-    for index, entry in enumerate(raw):
-        item = 'user #%d' % (index + 1)
-        if not isinstance(entry, dict):
-            problems.error(item, 'must be a mapping with at least a name.')
-            continue
-        if 'name' in entry:
-            item = "user '%s'" % entry['name']
-        _check_keys(problems, item, entry, USER_KEYS)
+    for _index, item, entry in _entries(problems, raw, 'meshconnect_users', 'user', 'users', 'at least a name',
+                                        USER_KEYS):
         name = _name(problems, item, entry.get('name'), 'user name')
         if name is None:
             continue
@@ -691,21 +696,10 @@ def _load_grants(problems, item, entries, sites, what):
 
 def _load_policies(problems, raw, sites, users):
     policies = []
-    if raw is None:
-        return policies
-    if not isinstance(raw, list):
-        problems.error('meshconnect_policies', 'must be a list of policies.')
-        return policies
     groups = set(g for user in users.values() for g in user.groups)
     names = []
-    for index, entry in enumerate(raw):
-        item = 'policy #%d' % (index + 1)
-        if not isinstance(entry, dict):
-            problems.error(item, 'must be a mapping with name, users or groups, and allow.')
-            continue
-        if 'name' in entry:
-            item = "policy '%s'" % entry['name']
-        _check_keys(problems, item, entry, POLICY_KEYS)
+    for _index, item, entry in _entries(problems, raw, 'meshconnect_policies', 'policy', 'policies',
+                                        'name, users or groups, and allow', POLICY_KEYS):
         name = _name(problems, item, entry.get('name'), 'policy name')
         if name is None:
             continue
@@ -734,17 +728,8 @@ def _load_policies(problems, raw, sites, users):
 
 def _load_tests(problems, raw, sites, users):
     tests = []
-    if raw is None:
-        return tests
-    if not isinstance(raw, list):
-        problems.error('meshconnect_policy_tests', 'must be a list of tests.')
-        return tests
-    for index, entry in enumerate(raw):
-        item = 'policy test #%d' % (index + 1)
-        if not isinstance(entry, dict):
-            problems.error(item, 'must be a mapping with user, allow and/or deny.')
-            continue
-        _check_keys(problems, item, entry, TEST_KEYS)
+    for index, item, entry in _entries(problems, raw, 'meshconnect_policy_tests', 'policy test', 'tests',
+                                       'user, allow and/or deny', TEST_KEYS):
         user = entry.get('user')
         if user not in users:
             problems.error(item, 'names unknown user %r.' % (user,), 'use a user from meshconnect_users.')

@@ -405,6 +405,32 @@ def test_unknown_key_in_policy_test():
     assert_error(inv, 'policy test #1', "unknown key 'allowed'")
 
 
+@pytest.mark.parametrize('key, variable', [
+    ('links', 'meshconnect_links'), ('users', 'meshconnect_users'),
+    ('policies', 'meshconnect_policies'), ('policy_tests', 'meshconnect_policy_tests')])
+def test_list_variable_that_is_not_a_list(key, variable):
+    inv = inventory(**{key: {'name': 'oops'}})
+    assert_error(inv, variable, 'must be a list')
+
+
+def test_resource_that_is_not_a_mapping():
+    inv = inventory()
+    site(inv, 'hq')['resources'].append('10.1.0.9')
+    assert_error(inv, "site 'hq' resource #", 'must be a mapping')
+
+
+def test_link_resources_that_are_not_a_list():
+    inv = inventory(links=[{'name': 'l1', 'sites': {'hq': 'web', 'branch': []}}])
+    assert_error(inv, "link 'l1'", "resources of site 'hq' must be a list")
+
+
+@pytest.mark.parametrize('key, item', [
+    ('links', 'link #1'), ('users', 'user #1'), ('policies', 'policy #1'), ('policy_tests', 'policy test #1')])
+def test_list_entry_that_is_not_a_mapping(key, item):
+    inv = inventory(**{key: ['oops']})
+    assert_error(inv, item, 'must be a mapping')
+
+
 # ----------------------------------------------------------------------
 # policies that cannot mean anything
 
