@@ -14,7 +14,7 @@ export ANSIBLE_COLLECTIONS_PATH := $(COLLECTIONS)
 export ANSIBLE_CONFIG := $(CURDIR)/ansible.cfg
 export PYTHONDONTWRITEBYTECODE := 1
 
-.PHONY: help venv collection docker image demo demo-down test unit lint sanity molecule molecule-all bench plan clean
+.PHONY: help venv collection docker image lab-up demo demo-down test unit lint sanity molecule molecule-all bench plan clean
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-14s %s\n", $$1, $$2}'
@@ -36,6 +36,23 @@ docker: ## Install and start Docker when needed
 image: docker ## Build (or reuse) the lab base image
 	@scripts/lab-image.sh
 
+lab-up: venv collection image ## Create (or complete) the Docker lab of inventories/lab
+	$(BIN)/ansible-playbook -i inventories/lab tests/lab/lab-up.yml
+
+LAB := -i inventories/lab
+
+demo: venv collection image ## The main job on the lab: real sites, users and probes (see docs/lab.md)
+	$(BIN)/ansible-playbook $(LAB) tests/lab/lab-up.yml
+	$(BIN)/ansible-playbook $(LAB) playbooks/plan.yml
+	$(BIN)/ansible-playbook $(LAB) playbooks/site.yml
+	$(BIN)/ansible-playbook $(LAB) playbooks/users.yml
+	$(BIN)/ansible-playbook $(LAB) tests/lab/users-up.yml
+	$(BIN)/ansible-playbook $(LAB) playbooks/verify.yml
+	@echo "topology: inventories/lab/.meshconnect/lab/topology.svg; client bundles: inventories/lab/.meshconnect/lab/bundles/"
+
+demo-down: venv collection docker ## Remove the Docker lab: containers, networks, state
+	$(BIN)/ansible-playbook -i inventories/lab tests/lab/lab-down.yml
+
 plan: venv collection ## Compile the example inventory and print the report
 	$(BIN)/ansible-playbook -i inventories/example playbooks/plan.yml
 
@@ -51,10 +68,14 @@ sanity: venv collection ## ansible-test sanity on a copy of the collection
 molecule: venv collection image ## One Molecule scenario: make molecule SCENARIO=name
 	$(BIN)/molecule test -s $(SCENARIO)
 
+molecule-all: venv collection image ## Every Molecule scenario, one after the other
+	$(BIN)/molecule test -s default
+	$(BIN)/molecule test -s mesh
+
 bench: venv collection ## Compile synthetic inventories and print time and memory
 	$(BIN)/python tests/bench/bench_compile.py
 
-test: unit lint sanity ## Every test
+test: unit lint sanity molecule-all ## Every test
 	@echo "all tests passed"
 
 clean: ## Remove the virtualenv and build output
