@@ -74,7 +74,7 @@ LINK_PURPOSES = ('backup', 'erp', 'monitoring', 'replication', 'voip', 'cctv', '
 
 def _key(rng):
     """A WireGuard public key: 32 random bytes, base64 (44 characters, ends in '=')."""
-    return base64.b64encode(bytes(rng.getrandbits(8) for _ in range(32))).decode('ascii')
+    return base64.b64encode(bytes(rng.getrandbits(8) for _byte in range(32))).decode('ascii')
 
 
 def _ip(value):
@@ -292,7 +292,7 @@ def _policies(rng, count, sites, groups, users):
         policy = {'name': '%s-%04d' % (group, index)}
         if roll < 0.15:
             # Named users (contractors, on-call) get narrow access.
-            policy['users'] = sorted(set(rng.choice(users)['name'] for _ in range(rng.randint(1, 5))))
+            policy['users'] = sorted(set(rng.choice(users)['name'] for _pick in range(rng.randint(1, 5))))
         else:
             policy['groups'] = [group]
             if roll < 0.25:
@@ -404,7 +404,7 @@ def child(sizes):
 
 
 def main():
-    parser = argparse.ArgumentParser(description=__doc__.split('\n')[0])
+    parser = argparse.ArgumentParser(description=__doc__.split('\n', maxsplit=1)[0])
     parser.add_argument('--child', nargs=4, type=int, metavar=('SITES', 'USERS', 'POLICIES', 'LINKS'),
                         help=argparse.SUPPRESS)
     args = parser.parse_args()

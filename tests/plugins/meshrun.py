@@ -205,7 +205,7 @@ def run_playbook(workdir, inventory_dir, playbook, *extra, **kwargs):
     assert not kwargs, 'unknown arguments %r' % kwargs
     args = [executable, '-i', inventory_dir, playbook] + list(extra)
     proc = subprocess.run(args, cwd=workdir, env=env, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
-                          stderr=subprocess.PIPE, universal_newlines=True, timeout=180)
+                          stderr=subprocess.PIPE, universal_newlines=True, timeout=180, check=False)
     return Run(args, proc)
 
 

@@ -1,4 +1,3 @@
-#!/usr/bin/python3
 # Copyright (c) 2026 MeshConnect
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
 """Apply the lab network settings of this container: static routes and NAT.
@@ -32,7 +31,7 @@ TABLE = 'mc_lab_nat'
 
 def run(args, stdin=None, check=True):
     proc = subprocess.run(args, input=stdin, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                          universal_newlines=True)
+                          universal_newlines=True, check=False)
     if check and proc.returncode != 0:
         sys.exit('lab-net: %s failed (rc=%d): %s' % (' '.join(args), proc.returncode, proc.stderr.strip()))
     return proc

@@ -1,4 +1,3 @@
-#!/usr/bin/python3
 # Copyright (c) 2026 MeshConnect
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
 """Lab resource server: a tiny TCP service standing in for a site's application.
