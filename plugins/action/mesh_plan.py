@@ -112,6 +112,19 @@ class ActionModule(ActionBase):
                                     today=today, explain=args['explain'])
         except MeshError as exc:
             return self._fail(result, str(exc), errors=exc.errors)
+
+        report = compiled['report']
+        report['matrix'] = compiled['matrix']
+        for warning in report['warnings']:
+            self._display.warning(warning)
+        failed_tests = [t for t in report['tests'] if not t['passed']]
+        if failed_tests and args['fail_on_tests']:
+            # The plan is not usable: nothing is written (no lease, key or snapshot), and no plan returned.
+            template = "  - test #%d user '%s' expects %s %s: %s"
+            lines = [template % (t['test'], t['user'], t['expect'], t['flow'], t['detail']) for t in failed_tests]
+            result.update({'report': report, 'state_dir': state_dir, 'written': []})
+            return self._fail(result, 'policy tests failed:\n' + '\n'.join(lines))
+
         for name, (private, _public) in new_keys.items():
             write_private_key(keys_dir, name, private)
             written.append(key_path(keys_dir, name))
@@ -134,8 +147,6 @@ class ActionModule(ActionBase):
                 if state.write_json(os.path.join(state_dir, state.FACTS), merged):
                     written.append(os.path.join(state_dir, state.FACTS))
 
-        report = compiled['report']
-        report['matrix'] = compiled['matrix']
         result.update({
             'changed': bool(diffs) or bool(written),
             'plan': compiled['plan'],
@@ -145,16 +156,6 @@ class ActionModule(ActionBase):
         })
         if diffs and self._task.diff:
             result['diff'] = diffs
-        for warning in report['warnings']:
-            self._display.warning(warning)
-        failed_tests = [t for t in report['tests'] if not t['passed']]
-        if failed_tests and args['fail_on_tests']:
-            # The plan is not usable: keep the failure readable.
-            del result['plan']
-            result['failed'] = True
-            template = "  - test #%d user '%s' expects %s %s: %s"
-            lines = [template % (t['test'], t['user'], t['expect'], t['flow'], t['detail']) for t in failed_tests]
-            result['msg'] = 'policy tests failed:\n' + '\n'.join(lines)
         return result
 
     def _var(self, task_vars, name):

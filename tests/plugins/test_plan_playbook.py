@@ -258,10 +258,13 @@ def test_failing_policy_tests_fail_the_plan(tmp_path):
         {'user': 'carol', 'deny': ['hq:web:tcp/443']},
     ]
     work, inv = _fresh(tmp_path, inventory(policy_tests=tests))
+    before = snapshot_tree(inv)
     run = run_playbook(work, inv, 'plan.yml')
     assert run.rc != 0, run.log
     assert run.task_status(COMPILE) == 'fatal'
     assert 'policy tests failed' in run.stdout
+    # Nothing written: no lease file, no key pair for the users without a public key.
+    assert snapshot_tree(inv) == before
     assert "test #3 user 'bob' expects allow hq:db:tcp/5432: hq:db:tcp/5432 is not allowed (hq:db has no " \
            "access)" in run.stdout
     assert "test #4 user 'carol' expects deny hq:web:tcp/443: hq:web:tcp/443 is allowed (hq:web has " \
