@@ -486,11 +486,12 @@ def load_model(inventory, facts, problems, today=None):
         problems.error('meshconnect_agents', 'the inventory has no agent hosts.',
                        'put one host per site into the meshconnect_agents group.')
 
-    endpoint_ips = set()
+    endpoint_owner = {}     # endpoint address -> site names
     for site in sites.values():
         if site.endpoint and re.match(r'^[0-9.]+$', site.endpoint):
-            endpoint_ips.add(parse_ip(site.endpoint))
-    endpoint_ips = sorted(endpoint_ips)
+            endpoint_owner.setdefault(parse_ip(site.endpoint), []).append(site.name)
+    endpoint_ips = sorted(endpoint_owner)
+    _check_endpoints_outside_resources(problems, sites, endpoint_ips, endpoint_owner)
     for site in sites.values():
         site_facts = facts.get(site.host)
         if site_facts:
@@ -512,6 +513,23 @@ def load_model(inventory, facts, problems, today=None):
     policies = _load_policies(problems, inventory.get('policies'), sites, users)
     tests = _load_tests(problems, inventory.get('policy_tests'), sites, users)
     return Model(network, sites, links, users, policies, tests)
+
+
+def _check_endpoints_outside_resources(problems, sites, endpoint_ips, endpoint_owner):
+    """A declared resource must not contain an agent's endpoint address: routed
+    into the mesh, it would send the tunnel's own packets into the tunnel.
+    (Discovered local resources that do are left out instead.)"""
+    for site in sites.values():
+        for res in site.resources.values():
+            if res.kind != 'declared':
+                continue
+            first = bisect.bisect_left(endpoint_ips, res.lo)
+            for address in endpoint_ips[first:bisect.bisect_right(endpoint_ips, res.hi)]:
+                owners = ', '.join("'%s'" % name for name in endpoint_owner[address])
+                problems.error("site '%s' resource '%s'" % (site.name, res.name),
+                               '%s contains %s, the endpoint of site %s: routed into the mesh, it would carry '
+                               'the tunnel to that site inside itself.' % (res.cidr, format_ip(address), owners),
+                               'declare only the addresses behind the agent, leaving the endpoint out.')
 
 
 def _check_agent_keys(problems, sites, users):

@@ -203,6 +203,25 @@ def test_invalid_endpoint():
     assert_error(inv, "site 'hq'", 'endpoint', '203.0.113.1:51820')
 
 
+def test_resource_containing_another_sites_endpoint():
+    inv = inventory()
+    site(inv, 'branch')['resources'].append({'name': 'uplink', 'address': '203.0.113.0/24'})
+    assert_error(inv, "site 'branch' resource 'uplink'", '203.0.113.0/24 contains 203.0.113.1',
+                 "endpoint of site 'hq'")
+
+
+def test_resource_containing_its_own_sites_endpoint():
+    inv = inventory()
+    site(inv, 'hq')['resources'].append({'name': 'public', 'address': '203.0.113.1'})
+    assert_error(inv, "site 'hq' resource 'public'", "endpoint of site 'hq'")
+
+
+def test_resource_next_to_an_endpoint_is_fine():
+    inv = inventory()
+    site(inv, 'branch')['resources'].append({'name': 'dmz', 'address': '203.0.113.2/31'})
+    assert build(inv)['plan']['agents']
+
+
 def test_invalid_network_port():
     inv = inventory(network={'name': 'corp', 'cidr': '100.64.0.0/24', 'port': 70000})
     assert_error(inv, 'meshconnect_network', 'port', '70000')
