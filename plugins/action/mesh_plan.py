@@ -23,6 +23,7 @@ ARGUMENT_SPEC = {
     'agents_group': {'type': 'str', 'default': 'meshconnect_agents'},
     'state_dir': {'type': 'path'},
     'record': {'type': 'bool', 'default': False},
+    'record_snapshot': {'type': 'bool', 'default': True},
     'explain': {'type': 'str'},
     'fail_on_tests': {'type': 'bool', 'default': True},
     'generate_user_keys': {'type': 'bool', 'default': True},
@@ -138,8 +139,9 @@ class ActionModule(ActionBase):
             if not check_mode:
                 state.write_json(lease_path, compiled['lease_state'])
                 written.append(lease_path)
+        recorded = snapshot(compiled)
         if args['record'] and not check_mode:
-            if state.write_json(os.path.join(state_dir, state.SNAPSHOT), snapshot(compiled)):
+            if args['record_snapshot'] and state.write_json(os.path.join(state_dir, state.SNAPSHOT), recorded):
                 written.append(os.path.join(state_dir, state.SNAPSHOT))
             if live_facts:
                 merged = dict(cached_facts)
@@ -151,6 +153,8 @@ class ActionModule(ActionBase):
             'changed': bool(diffs) or bool(written),
             'plan': compiled['plan'],
             'report': report,
+            'snapshot': recorded,
+            'snapshot_file': os.path.join(state_dir, state.SNAPSHOT),
             'state_dir': state_dir,
             'written': written,
         })

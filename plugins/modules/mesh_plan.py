@@ -37,10 +37,17 @@ options:
     type: path
   record:
     description:
-      - Record the reachability snapshot and the agents' facts, so that the next run's diff is against
-        this one. Set by C(site.yml) once the plan is applied; C(plan.yml) leaves it off.
+      - Record the agents' facts and the reachability snapshot, so that the next run's diff is against
+        this one. C(site.yml) sets it; C(plan.yml) leaves it off.
     type: bool
     default: false
+  record_snapshot:
+    description:
+      - With O(record), write the snapshot now. Set it to V(false) to write the returned RV(snapshot) to
+        RV(snapshot_file) yourself once the plan is applied everywhere, as C(site.yml) does, so that a failed
+        run is not recorded as applied.
+    type: bool
+    default: true
   explain:
     description:
       - A flow to explain, C(USER SITE:RESOURCE[:PROTO/PORT]) or C(SITE SITE:RESOURCE[:PROTO/PORT]).
@@ -148,6 +155,14 @@ report:
       description: Problems that do not stop the compile (expired users, unreachable grants).
       type: list
       elements: str
+snapshot:
+  description: What O(record) writes for the next run's diff (plan digest and reachability matrix).
+  returned: success
+  type: dict
+snapshot_file:
+  description: Where the snapshot is recorded.
+  returned: success
+  type: str
 state_dir:
   description: The state directory used.
   returned: always

@@ -344,6 +344,47 @@ def test_recorded_snapshot_gives_plan_a_semantic_diff(tmp_path):
     assert _read(snapshot) == recorded_bytes
 
 
+DEFERRED = '''---
+- name: Compile as site.yml does, recording the snapshot only after the apply
+  hosts: localhost
+  connection: local
+  gather_facts: false
+  tasks:
+    - name: Compile, recording facts but not the snapshot
+      meshconnect.mesh.mesh_plan:
+        record: true
+        record_snapshot: false
+      register: compiled
+
+    - name: Nothing is recorded yet
+      ansible.builtin.stat:
+        path: "{{ compiled.snapshot_file }}"
+      register: before
+
+    - name: Fail when the snapshot was written early
+      ansible.builtin.assert:
+        that: not before.stat.exists
+
+    - name: Save what would be recorded
+      ansible.builtin.copy:
+        content: "{{ compiled.snapshot | to_json }}"
+        dest: "{{ playbook_dir }}/returned.json"
+        mode: "0600"
+'''
+
+
+def test_snapshot_can_be_recorded_after_the_apply(tmp_path):
+    work, inv = _fresh(tmp_path, inventory(policy_tests=[]))
+    run = run_playbook(work, inv, write_playbook(os.path.join(work, 'deferred.yml'), DEFERRED))
+    assert run.rc == 0, run.log
+    assert not os.path.exists(os.path.join(state_dir(inv), 'plan.json'))
+    returned = json.loads(_read(os.path.join(work, 'returned.json')).decode('utf-8'))
+    # What it returns is what record_snapshot: true writes.
+    recorded = run_playbook(work, inv, write_playbook(os.path.join(work, 'record.yml'), RECORD))
+    assert recorded.rc == 0, recorded.log
+    assert json.loads(_read(os.path.join(state_dir(inv), 'plan.json')).decode('utf-8')) == returned
+
+
 # ----------------------------------------------------------------------
 # determinism
 
