@@ -3,6 +3,7 @@
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
 """The same inventory always compiles to the same bytes."""
 
+import hashlib
 import random
 
 from meshcase import build, inventory, key
@@ -97,3 +98,12 @@ def test_digest_ignores_the_report():
     second = build(inventory(), explain='alice hq:db')
     assert first['plan']['digest'] == second['plan']['digest']
     assert first['report'] != second['report']
+
+
+def test_digest_is_the_sha256_of_the_canonical_plan():
+    # The compiler hashes the plan piece by piece, sharing repeated pieces;
+    # the bytes hashed must be those of canonical_json(plan) all the same.
+    for result in (build(inventory()), build(_rich_inventory(), facts=FACTS)):
+        plan = dict(result['plan'])
+        digest = plan.pop('digest')
+        assert digest == hashlib.sha256(canonical_json(plan).encode('utf-8')).hexdigest()
