@@ -79,10 +79,13 @@ class ActionModule(ActionBase):
                     'interfaces': list((discovered or {}).get('interfaces') or []),
                 }
 
+        lease_path = os.path.join(state_dir, state.LEASES)
+        snapshot_path = os.path.join(state_dir, state.SNAPSHOT)
+        facts_path = os.path.join(state_dir, state.FACTS)
         try:
-            lease_state = state.read_json(os.path.join(state_dir, state.LEASES))
-            previous = state.read_json(os.path.join(state_dir, state.SNAPSHOT))
-            cached_facts = state.read_json(os.path.join(state_dir, state.FACTS)) or {}
+            lease_state = state.read_json(lease_path)
+            previous = state.read_json(snapshot_path)
+            cached_facts = state.read_json(facts_path) or {}
         except state.StateError as exc:
             return self._fail(result, str(exc))
         facts = dict((host, cached_facts[host]) for host in hosts if host in cached_facts)
@@ -131,7 +134,6 @@ class ActionModule(ActionBase):
             written.append(key_path(keys_dir, name))
 
         diffs = []
-        lease_path = os.path.join(state_dir, state.LEASES)
         before = state.dumps(lease_state) if lease_state is not None else ''
         after = state.dumps(compiled['lease_state'])
         if before != after:
@@ -141,20 +143,20 @@ class ActionModule(ActionBase):
                 written.append(lease_path)
         recorded = snapshot(compiled)
         if args['record'] and not check_mode:
-            if args['record_snapshot'] and state.write_json(os.path.join(state_dir, state.SNAPSHOT), recorded):
-                written.append(os.path.join(state_dir, state.SNAPSHOT))
+            if args['record_snapshot'] and state.write_json(snapshot_path, recorded):
+                written.append(snapshot_path)
             if live_facts:
                 merged = dict(cached_facts)
                 merged.update(live_facts)
-                if state.write_json(os.path.join(state_dir, state.FACTS), merged):
-                    written.append(os.path.join(state_dir, state.FACTS))
+                if state.write_json(facts_path, merged):
+                    written.append(facts_path)
 
         result.update({
             'changed': bool(diffs) or bool(written),
             'plan': compiled['plan'],
             'report': report,
             'snapshot': recorded,
-            'snapshot_file': os.path.join(state_dir, state.SNAPSHOT),
+            'snapshot_file': snapshot_path,
             'state_dir': state_dir,
             'written': written,
         })

@@ -451,8 +451,7 @@ def _load_local_resources(problems, network, site, facts, endpoint_ips):
             cidr = '%s/32' % format_ip(addr)
         if overlaps((lo, hi), (network.lo, network.hi)):
             continue
-        first = bisect.bisect_left(endpoint_ips, lo)
-        if first < len(endpoint_ips) and endpoint_ips[first] <= hi:
+        if _endpoints_within(endpoint_ips, lo, hi):
             # The network peers use to dial agents is never routed into the mesh.
             continue
         name = LOCAL_PREFIX + ifname
@@ -515,6 +514,11 @@ def load_model(inventory, facts, problems, today=None):
     return Model(network, sites, links, users, policies, tests)
 
 
+def _endpoints_within(endpoint_ips, lo, hi):
+    """The addresses of the sorted list ``endpoint_ips`` inside ``lo..hi``."""
+    return endpoint_ips[bisect.bisect_left(endpoint_ips, lo):bisect.bisect_right(endpoint_ips, hi)]
+
+
 def _check_endpoints_outside_resources(problems, sites, endpoint_ips, endpoint_owner):
     """A declared resource must not contain an agent's endpoint address: routed
     into the mesh, it would send the tunnel's own packets into the tunnel.
@@ -523,8 +527,7 @@ def _check_endpoints_outside_resources(problems, sites, endpoint_ips, endpoint_o
         for res in site.resources.values():
             if res.kind != 'declared':
                 continue
-            first = bisect.bisect_left(endpoint_ips, res.lo)
-            for address in endpoint_ips[first:bisect.bisect_right(endpoint_ips, res.hi)]:
+            for address in _endpoints_within(endpoint_ips, res.lo, res.hi):
                 owners = ', '.join("'%s'" % name for name in endpoint_owner[address])
                 problems.error("site '%s' resource '%s'" % (site.name, res.name),
                                '%s contains %s, the endpoint of site %s: routed into the mesh, it would carry '
