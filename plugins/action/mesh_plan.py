@@ -124,8 +124,8 @@ class ActionModule(ActionBase):
         failed_tests = [t for t in report['tests'] if not t['passed']]
         if failed_tests and args['fail_on_tests']:
             # The plan is not usable: nothing is written (no lease, key or snapshot), and no plan returned.
-            template = "  - test #%d user '%s' expects %s %s: %s"
-            lines = [template % (t['test'], t['user'], t['expect'], t['flow'], t['detail']) for t in failed_tests]
+            template = "  - test #%d from %s expects %s %s: %s"
+            lines = [template % (t['test'], t['from'], t['expect'], t['flow'], t['detail']) for t in failed_tests]
             result.update({'report': report, 'state_dir': state_dir, 'written': []})
             return self._fail(result, 'policy tests failed:\n' + '\n'.join(lines))
 

@@ -37,9 +37,12 @@ def _report_text(report, limit=200):
     return report_text(report, int(limit))
 
 
+NFT_KINDS = ('ports', 'other', 'ping', 'agent_ports', 'agent_other', 'agent_ping')
+
+
 def _nft_elements(groups, kind):
-    if kind not in ('ports', 'other', 'ping'):
-        raise AnsibleFilterError("nft_elements: kind must be ports, other or ping, not %r" % (kind,))
+    if kind not in NFT_KINDS:
+        raise AnsibleFilterError("nft_elements: kind must be one of %s, not %r" % (', '.join(NFT_KINDS), kind))
     try:
         return nft_elements(groups, kind)
     except (KeyError, TypeError) as exc:

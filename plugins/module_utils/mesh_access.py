@@ -97,6 +97,32 @@ def restrict(a, lo, hi):
     return out
 
 
+def _cap(a, b):
+    return a.intersect(b) if b else a
+
+
+def cap(a, caps):
+    """``a`` with the ports of every address that ``caps`` covers narrowed
+    to the ports ``caps`` has there; addresses outside ``caps`` keep theirs."""
+    if not caps:
+        return list(a)
+    return combine(a, caps, _cap)
+
+
+def restrict_ports(a, ports):
+    """``a`` with every piece's ports narrowed to ``ports``."""
+    out = []
+    for lo, hi, ps in a:
+        ps = ps.intersect(ports)
+        if not ps:
+            continue
+        if out and out[-1][1] == lo - 1 and out[-1][2] == ps:
+            out[-1] = (out[-1][0], hi, ps)
+        else:
+            out.append((lo, hi, ps))
+    return out
+
+
 def from_pieces(pieces):
     """Build a map from possibly overlapping pieces."""
     result = []
@@ -159,8 +185,10 @@ def from_json(data):
 def grant_pieces(grant, sites, deny=False):
     """Yield ``(site_name, lo, hi, PortSet)`` for one policy term.
 
-    An allow term reaches a resource's own ports narrowed by the term's
-    ports; an except term without ports removes every port of the resource.
+    An allow term reaches a resource's own ports (capped inside it where a
+    declared resource with ports lies, see ``mesh_model.cap_resources``)
+    narrowed by the term's ports; an except term without ports removes every
+    port of the resource's addresses.
     """
     site_names = sites if grant.site == '*' else [grant.site]
     for site_name in site_names:
@@ -173,11 +201,13 @@ def grant_pieces(grant, sites, deny=False):
             resources = []
         for resource in resources:
             if deny:
-                ports = EVERYTHING if grant.ports is None else grant.ports
-            else:
-                ports = resource.ports if grant.ports is None else resource.ports.intersect(grant.ports)
-            if ports:
-                yield site_name, resource.lo, resource.hi, ports
+                yield site_name, resource.lo, resource.hi, EVERYTHING if grant.ports is None else grant.ports
+                continue
+            for lo, hi, ports in resource.amap:
+                if grant.ports is not None:
+                    ports = ports.intersect(grant.ports)
+                if ports:
+                    yield site_name, lo, hi, ports
 
 
 def policy_access(policy, sites):

@@ -28,7 +28,8 @@ from ansible_collections.meshconnect.mesh.plugins.module_utils.mesh_net import (
     merge_intervals, parse_ip,
 )
 
-PLAN_VERSION = 1
+PLAN_VERSION = 2
+DNS_PORTS = PortSet.parse(['udp/53', 'tcp/53'])
 
 
 _CANONICAL = json.JSONEncoder(sort_keys=True, separators=(',', ':'))
@@ -97,12 +98,14 @@ class _Compiler:
             agent = site.resources['agent']
             agent.lo = agent.hi = address
             agent.cidr = '%s/32' % format_ip(address)
+            agent.amap = [(address, address, EVERYTHING)]
         for name, user in model.users.items():
             user.address = parse_ip(leases['user/' + name])
             user.address_text = format_ip(user.address)
 
         self._evaluate_policies()
         self._links()
+        self._dns()
         agents = dict((site.host, self._agent_plan(site)) for site in model.sites.values())
         users = dict((user.name, self._user_plan(user)) for user in model.users.values())
         self.problems.raise_if_any()
@@ -122,6 +125,7 @@ class _Compiler:
             },
             'lease_changes': [{'action': a, 'member': m, 'address': ip} for a, m, ip in lease_changes],
             'tests': self._run_tests(),
+            'discovery': self._discovery(),
             'diff': diff_snapshots(previous, matrix),
             'explain': self.explain(explain) if explain else None,
             # Sorted: loading follows the input order of users and policies.
@@ -228,48 +232,112 @@ class _Compiler:
     # links
 
     def _links(self):
-        """Per site: linked peers, what they expose to us, and what we expose to them."""
-        model = self.model
-        self.peer_exposed = dict((name, {}) for name in model.sites)   # S -> T -> set(res names of T)
-        self.link_names = dict((name, {}) for name in model.sites)     # S -> T -> [link names]
-        self.served = dict((name, {}) for name in model.sites)         # S -> T -> set(res names of S)
-        self.exposing_links = dict((name, []) for name in model.sites)  # S -> [links where S exposes some]
-        for link in model.links:
-            for s_name, exposed in link.exposes.items():
-                if exposed:
-                    self.exposing_links[s_name].append(link)
-            names = sorted(link.exposes)
-            for s_name in names:
-                for t_name in names:
-                    if s_name == t_name:
-                        continue
-                    self.peer_exposed[s_name].setdefault(t_name, set()).update(link.exposes[t_name])
-                    self.served[s_name].setdefault(t_name, set()).update(link.exposes[s_name])
-                    self.link_names[s_name].setdefault(t_name, []).append(link.name)
+        """What links let through, per destination site and per source principal.
 
-    def _site_flow_grants(self, site):
-        """``[(src_lo, src_hi, dst_map)]`` for traffic from linked sites.
-
-        Each link grants on its own: what a peer exposes on one link does not
-        reach what this site exposes on another link between the same sites.
+        On a link, every connector of a member (its agent or one of its
+        resources, see LinkMember) may open connections to the exposures of
+        every other member, with their ports; the members' agents reach each
+        other with the link's ``agents`` ports.  Each link grants on its own:
+        what is exposed on one link does not reach what connects on another.
         """
-        grants = []
-        own = site.resources
-        for t_name in sorted(self.served[site.name]):
-            peer = self.model.sites[t_name]
-            grants.append((peer.address, peer.address, [(site.address, site.address, EVERYTHING)]))
-        for link in self.exposing_links[site.name]:
-            dst_pieces = [(own[r].lo, own[r].hi, own[r].ports) for r in link.exposes[site.name]]
-            dst_map = access.from_pieces(dst_pieces)
-            for t_name in sorted(link.exposes):
-                if t_name == site.name:
-                    continue
-                peer = self.model.sites[t_name]
-                sources = [(peer.address, peer.address)]
-                sources += [(peer.resources[r].lo, peer.resources[r].hi) for r in link.exposes[t_name]]
-                for lo, hi in merge_intervals(sources):
-                    grants.append((lo, hi, dst_map))
-        return grants
+        model = self.model
+        sites = model.sites
+        self.link_names = dict((name, {}) for name in sites)     # S -> T -> [link names]
+        self.peer_ranges = dict((name, {}) for name in sites)    # S -> T -> set(resources of T routed to T)
+        self.site_grants = dict((name, []) for name in sites)    # S -> [(src_lo, src_hi, dst map)]
+        self.principal_access = {}                               # (T, connector) -> S -> access map
+        for link in model.links:
+            members = link.members
+            exposed = {}
+            for s_name, member in members.items():
+                own = sites[s_name].resources
+                pieces = []
+                for r_name, ports in member.expose:
+                    amap = own[r_name].amap
+                    pieces.extend(access.restrict_ports(amap, ports) if ports is not None else amap)
+                exposed[s_name] = access.from_pieces(pieces)
+            for s_name in members:
+                site = sites[s_name]
+                agent_map = [(site.address, site.address, link.agents)] if link.agents else []
+                for t_name, t_member in members.items():
+                    if t_name == s_name:
+                        continue
+                    peer = sites[t_name]
+                    carries = agent_map or (exposed[s_name] and t_member.connect) or \
+                        (exposed[t_name] and members[s_name].connect)
+                    if not carries:
+                        continue    # nothing may flow between these two members: no tunnel
+                    self.link_names[s_name].setdefault(t_name, []).append(link.name)
+                    routed = self.peer_ranges[s_name].setdefault(t_name, set())
+                    if agent_map:
+                        self._grant_link(s_name, (t_name, 'agent'), peer.address, peer.address, agent_map)
+                    if not exposed[s_name]:
+                        continue
+                    for c_name in t_member.connect:
+                        res = peer.resources[c_name]
+                        if c_name == 'agent':
+                            self._grant_link(s_name, (t_name, c_name), peer.address, peer.address, exposed[s_name])
+                        else:
+                            self._grant_link(s_name, (t_name, c_name), res.lo, res.hi, exposed[s_name])
+                            routed.add(c_name)
+                    if t_member.connect:
+                        # T's connectors reach S's exposures: T routes them to S.
+                        self.peer_ranges[t_name].setdefault(s_name, set()).update(
+                            r_name for r_name, _ports in members[s_name].expose)
+
+    def _grant_link(self, s_name, principal, lo, hi, amap):
+        self.site_grants[s_name].append((lo, hi, amap))
+        reach = self.principal_access.setdefault(principal, {})
+        reach[s_name] = access.union(reach[s_name], amap) if s_name in reach else amap
+
+    def _agent_ranges(self, site):
+        """The addresses that are the agent itself: its overlay address and,
+        for a side-loaded agent, the host's own addresses (its local resources)."""
+        ranges = [(site.address, site.address)]
+        if not site.router:
+            ranges.extend((r.lo, r.hi) for r in site.resources.values() if r.kind == 'local')
+        return merge_intervals(ranges)
+
+    # ------------------------------------------------------------------
+    # DNS
+
+    def _dns(self):
+        """Each class of users gets the network's DNS servers it can reach
+        through the tunnel on udp/53 and tcp/53; the others are left out
+        (a client must never be sent to a resolver it cannot reach)."""
+        servers = [(text, parse_ip(text)) for text in self.net.dns]
+        self.class_dns = {}
+        missing = dict((text, []) for text, _addr in servers)
+        for name in self.model.users:
+            key = self.user_class[name]
+            if key not in self.class_dns:
+                granted = self.classes[key]
+                self.class_dns[key] = [text for text, addr in servers
+                                       if any(access.covers(amap, addr, addr, DNS_PORTS) for amap in granted.values())]
+            if self.classes[key] and not self.model.users[name].expired:
+                for text, _addr in servers:
+                    if text not in self.class_dns[key]:
+                        missing[text].append(name)
+        for text, names in sorted(missing.items()):
+            if names:
+                shown = ', '.join(names[:10]) + (' and %d more' % (len(names) - 10) if len(names) > 10 else '')
+                self.problems.warn("meshconnect_network dns server %s" % text,
+                                   'is left out of the client configuration of %d user%s who cannot reach it on '
+                                   'udp/53 and tcp/53 through the tunnel: %s.' % (len(names), 's' if len(names) > 1
+                                                                                   else '', shown),
+                                   'grant it to them in a policy (the resource holding %s, with udp/53,tcp/53), '
+                                   'or remove it from meshconnect_network.dns.' % text)
+
+    # ------------------------------------------------------------------
+    # discovery
+
+    def _discovery(self):
+        """What the agents' discovery found, for the report: used or not, and why."""
+        out = {}
+        for name, site in self.model.sites.items():
+            if site.discovery:
+                out[name] = site.discovery
+        return out
 
     # ------------------------------------------------------------------
     # agents
@@ -280,10 +348,10 @@ class _Compiler:
         owner = []          # (lo, hi, peer name, what) for the AllowedIPs overlap check
         routes = []
         pending = []
-        for t_name in sorted(self.peer_exposed[site.name]):
+        for t_name in sorted(self.link_names[site.name]):
             peer = self.model.sites[t_name]
             intervals = [(peer.address, peer.address)]
-            for r_name in sorted(self.peer_exposed[site.name][t_name]):
+            for r_name in sorted(self.peer_ranges[site.name].get(t_name, ())):
                 res = peer.resources[r_name]
                 intervals.append((res.lo, res.hi))
                 owner.append((res.lo, res.hi, t_name, res.ref))
@@ -314,6 +382,7 @@ class _Compiler:
                                         'sites with the same LAN addresses cannot be linked to each other; '
                                         'renumber one LAN or do not expose it on this link.')
 
+        agent_ranges = self._agent_ranges(site)
         groups = []
         if site.dialable:
             by_map = {}     # _SiteMap -> user addresses; equal maps are one _SiteMap
@@ -325,15 +394,19 @@ class _Compiler:
                     by_map[site_map] = []
                 by_map[site_map].append(address)
             for site_map in sorted(by_map, key=lambda m: by_map[m][0]):
-                groups.append(_flow_group(by_map[site_map], site_map.amap, net.allow_ping))
-        for lo, hi, amap in _decompose(self._site_flow_grants(site)):
-            groups.append(_flow_group([format_interval(lo, hi)], amap, net.allow_ping))
+                if site_map.group is None:
+                    site_map.group = _flow_group((), site_map.amap, net.allow_ping, agent_ranges)
+                groups.append(dict(site_map.group, sources=by_map[site_map]))
+        for lo, hi, amap in _decompose(self.site_grants[site.name]):
+            groups.append(_flow_group([format_interval(lo, hi)], amap, net.allow_ping, agent_ranges))
 
+        local = [(r.lo, r.hi) for r in site.resources.values() if r.kind != 'agent']
         return {
             'site': site.name,
             'host': site.host,
             'address': format_ip(site.address),
             'prefix': net.length,
+            'overlay': net.cidr,
             'interface': net.interface,
             'listen_port': net.port,
             'mtu': net.mtu,
@@ -342,6 +415,7 @@ class _Compiler:
             'masquerade': site.masquerade and site.router,
             'dialable': site.dialable,
             'endpoint': site.endpoint_text,
+            'endpoint_port': site.endpoint_port,
             'behind_nat': site.behind_nat,
             'port_forwarding': site.port_forwarding,
             'peers': peers,
@@ -349,7 +423,12 @@ class _Compiler:
             'routes': _cidrs(routes),
             'resources': [{'name': r.name, 'cidr': r.cidr, 'ports': r.ports.describe(), 'kind': r.kind}
                           for r in site.resources.values()],
-            'firewall': {'groups': groups},
+            'local_addresses': [format_ip(a) for a in site.local_addresses],
+            'firewall': {
+                'groups': groups,
+                # Anti-spoofing: what may enter the mesh from the site's own networks.
+                'local_sources': [format_interval(lo, hi) for lo, hi in merge_intervals(local)],
+            },
         }
 
     def _user_peer(self, user):
@@ -397,7 +476,7 @@ class _Compiler:
             'name': user.name,
             'address': user.address_text,
             'prefix': 32,
-            'dns': list(self.net.dns),
+            'dns': list(self.class_dns[key]),
             'mtu': self.net.mtu,
             'expired': user.expired,
             'public_key': user.public_key,
@@ -449,15 +528,15 @@ class _Compiler:
                 class_rows[key] = rows
             if class_rows[key]:
                 matrix['user:' + name] = class_rows[key]
-        for s_name, site in model.sites.items():
+        for principal in sorted(self.principal_access):
             rows = {}
-            for t_name in sorted(self.peer_exposed[s_name]):
-                peer = model.sites[t_name]
-                rows['%s:agent' % t_name] = 'all'
-                for r_name in sorted(self.served[t_name][s_name]):
-                    rows['%s:%s' % (t_name, r_name)] = peer.resources[r_name].ports.describe()
+            for s_name, amap in sorted(self.principal_access[principal].items()):
+                for res in model.sites[s_name].resources.values():
+                    text = access.describe(amap, res.lo, res.hi)
+                    if text:
+                        rows[res.ref] = text
             if rows:
-                matrix['site:' + s_name] = rows
+                matrix['site:%s:%s' % principal] = rows
         return matrix
 
     def _digest(self, plan):
@@ -513,12 +592,28 @@ class _Compiler:
         put('}')
         return digest.hexdigest()
 
-    def _access_of(self, user_name):
-        return self.classes[self.user_class[user_name]]
+    def _access_of(self, principal):
+        """site -> access map of a test's or explain's source principal."""
+        if principal[0] == 'user':
+            return self.classes[self.user_class[principal[1]]]
+        _kind, site_name, resource = principal
+        site = self.model.sites[site_name]
+        out = {}
+        for (t_name, c_name), reach in self.principal_access.items():
+            if t_name != site_name:
+                continue
+            if resource is not None and resource != c_name:
+                # A packet from RESOURCE is also from every connector whose addresses hold it.
+                res, conn = site.resources[resource], site.resources[c_name]
+                if c_name == 'agent' or resource == 'agent' or not (conn.lo <= res.lo and res.hi <= conn.hi):
+                    continue
+            for s_name, amap in reach.items():
+                out[s_name] = access.union(out[s_name], amap) if s_name in out else amap
+        return out
 
-    def _flow_verdict(self, user_name, grant, want_allow):
+    def _flow_verdict(self, principal, grant, want_allow):
         """``(passed, detail)`` for one test flow."""
-        granted = self._access_of(user_name)
+        granted = self._access_of(principal)
         sites = self.model.sites
         site_names = list(sites) if grant.site == '*' else [grant.site]
         targets = []
@@ -551,10 +646,10 @@ class _Compiler:
         for test in self.model.tests:
             for want_allow, grants in ((True, test.allow), (False, test.deny)):
                 for grant in grants:
-                    passed, detail = self._flow_verdict(test.user, grant, want_allow)
+                    passed, detail = self._flow_verdict(test.principal, grant, want_allow)
                     results.append({
                         'test': test.index,
-                        'user': test.user,
+                        'from': test.source,
                         'expect': 'allow' if want_allow else 'deny',
                         'flow': grant.text,
                         'passed': passed,
@@ -581,9 +676,11 @@ class _Compiler:
         resources = list(site.resources.values()) if grant.resource == '*' else [site.resources[grant.resource]]
         if principal in model.users:
             return self._explain_user(query, model.users[principal], site, resources, grant)
-        if principal in model.sites:
-            return self._explain_site(query, model.sites[principal], site, resources, grant)
-        return {'query': query, 'verdict': 'invalid', 'reasons': ['%r is neither a user nor a site' % principal]}
+        source_site, _sep, source_res = principal.partition(':')
+        if source_site in model.sites and (not source_res or source_res in model.sites[source_site].resources):
+            return self._explain_site(query, ('site', source_site, source_res or None), site, resources, grant)
+        return {'query': query, 'verdict': 'invalid',
+                'reasons': ['%r is neither a user nor a site (SITE or SITE:RESOURCE)' % principal]}
 
     def _explain_user(self, query, user, site, resources, grant):
         wanted = grant.ports
@@ -635,29 +732,46 @@ class _Compiler:
             reasons.append('no policy that applies to %s grants %s' % (user.name, grant.text))
         return {'query': query, 'verdict': 'denied', 'reasons': reasons}
 
-    def _explain_site(self, query, source, site, resources, grant):
+    def _explain_site(self, query, principal, site, resources, grant):
+        _kind, source_name, source_res = principal
+        source = self.model.sites[source_name]
         if source.name == site.name:
             return {'query': query, 'verdict': 'invalid', 'reasons': ['a site does not reach itself over the mesh']}
-        links = self.link_names[source.name].get(site.name)
+        links = [link for link in self.model.links if source.name in link.members and site.name in link.members]
         if not links:
             return {'query': query, 'verdict': 'denied',
                     'reasons': ['no link joins %s and %s' % (source.name, site.name)]}
-        exposed = self.served[site.name][source.name]
+        wanted = grant.ports
+        granted = self._access_of(principal).get(site.name, [])
+        ok = any(access.covers(granted, r.lo, r.hi, wanted) if wanted else access.touches(granted, r.lo, r.hi)
+                 for r in resources)
+        who = source.name + (':' + source_res if source_res else '')
         reasons = []
-        ok = False
-        for res in resources:
-            if res.kind == 'agent' or res.name in exposed:
-                ports = EVERYTHING if res.kind == 'agent' else res.ports
-                if grant.ports is None or ports.covers(grant.ports):
-                    ok = True
-                    reasons.append('%s is exposed to %s by link %s (%s)'
-                                   % (res.ref, source.name, ', '.join(links), ports.describe()))
-                else:
-                    reasons.append('%s is exposed by link %s only as %s'
-                                   % (res.ref, ', '.join(links), ports.describe()))
+        for link in links:
+            src, dst = link.members[source.name], link.members[site.name]
+            if any(r.kind == 'agent' for r in resources):
+                reasons.append("link '%s' lets the agents reach each other on %s" % (link.name, link.agents.describe()))
+            exposed = [r_name + (':' + ports.describe() if ports is not None else '') for r_name, ports in dst.expose]
+            connectors = [c for c in src.connect
+                          if source_res is None or c == source_res or (c != 'agent' and source_res != 'agent' and
+                                                                       _holds(source.resources[c],
+                                                                              source.resources[source_res]))]
+            if not exposed:
+                reasons.append("link '%s': %s exposes nothing" % (link.name, site.name))
+            elif not connectors:
+                reasons.append("link '%s': %s opens no connections on it (connect: %s)"
+                               % (link.name, who, ', '.join(src.connect) or 'nothing'))
             else:
-                reasons.append('link %s does not expose %s to %s' % (', '.join(links), res.ref, source.name))
+                reasons.append("link '%s': %s (%s) may open connections to %s exposed by %s"
+                               % (link.name, who, ', '.join(connectors), ', '.join(exposed), site.name))
+        for res in resources:
+            reached = access.describe(granted, res.lo, res.hi)
+            reasons.append('%s is reached as: %s' % (res.ref, reached) if reached else '%s is not reached' % res.ref)
         return {'query': query, 'verdict': 'allowed' if ok else 'denied', 'reasons': reasons}
+
+
+def _holds(outer, inner):
+    return outer.lo <= inner.lo and inner.hi <= outer.hi
 
 
 # ----------------------------------------------------------------------
@@ -668,7 +782,7 @@ class _SiteMap:
     """What a class of users may reach at one site, and what follows from
     it; classes share them: equal maps of a site are one _SiteMap."""
 
-    __slots__ = ('site', 'amap', 'peer', 'owner', 'rows', 'text')
+    __slots__ = ('site', 'amap', 'peer', 'owner', 'rows', 'text', 'group')
 
     def __init__(self, site, amap):
         self.site = site
@@ -677,6 +791,7 @@ class _SiteMap:
         self.owner = None   # [(lo, hi, site, site)] for the user overlap check
         self.rows = None    # [(resource ref, matrix text)]
         self.text = None    # canonical JSON of the peer, for the digest
+        self.group = None   # the firewall elements of the map (_flow_group without sources)
 
 
 class _PolicyView:
@@ -740,15 +855,24 @@ def _decompose(grants):
     return out
 
 
-def _flow_group(sources, amap, allow_ping):
+def _flow_group(sources, amap, allow_ping, agent_ranges):
     """nftables set elements for one group of sources sharing one map.
 
-    ``ports`` elements are ``DST . PROTO . PORTS``, ``other`` and ``ping``
-    elements are ``DST``; the template prefixes each with ``SRC . ``.
-    Destinations in a map are disjoint, so the elements never overlap.
+    Traffic to the agent itself (any address in ``agent_ranges``) is looked
+    up in the input chain without a destination: ``agent_ports`` elements are
+    ``PROTO . PORTS`` and ``agent_other``/``agent_ping`` say whether the
+    sources may use other protocols or ping.  Forwarded traffic: ``ports``
+    elements are ``DST . PROTO . PORTS``, ``other`` and ``ping`` elements are
+    ``DST``.  The template prefixes each with ``SRC . ``.  Destinations in a
+    map are disjoint, so the elements never overlap.
     """
+    forward = access.subtract(amap, [(lo, hi, EVERYTHING) for lo, hi in agent_ranges])
+    agent = NOTHING
+    for lo, hi in agent_ranges:
+        for _plo, _phi, ps in access.restrict(amap, lo, hi):
+            agent = agent.union(ps)
     ports, other, ping = [], [], []
-    for lo, hi, ps in amap:
+    for lo, hi, ps in forward:
         dst = format_interval(lo, hi)
         for proto in ('tcp', 'udp'):
             for plo, phi in getattr(ps, proto):
@@ -757,7 +881,13 @@ def _flow_group(sources, amap, allow_ping):
             other.append(dst)
         elif allow_ping:
             ping.append(dst)
-    return {'sources': sources, 'ports': ports, 'other': other, 'ping': ping}
+    agent_ports = []
+    for proto in ('tcp', 'udp'):
+        for plo, phi in getattr(agent, proto):
+            agent_ports.append('%s . %s' % (proto, plo if plo == phi else '%d-%d' % (plo, phi)))
+    return {'sources': list(sources), 'ports': ports, 'other': other, 'ping': ping,
+            'agent_ports': agent_ports, 'agent_other': agent.other,
+            'agent_ping': bool(agent) and not agent.other and allow_ping}
 
 
 # ----------------------------------------------------------------------

@@ -17,8 +17,10 @@ import bisect
 import datetime
 import re
 
+from ansible_collections.meshconnect.mesh.plugins.module_utils import mesh_access as access
 from ansible_collections.meshconnect.mesh.plugins.module_utils.mesh_net import (
-    AddressError, EVERYTHING, PortSet, cidr_interval, format_ip, overlaps, parse_cidr, parse_ip,
+    MAX_ADDR, AddressError, EVERYTHING, PortSet, cidr_interval, format_ip, overlaps, parse_cidr, parse_ip,
+    prefix_mask,
 )
 
 NAME_RE = re.compile(r'^[A-Za-z0-9][A-Za-z0-9_.@+-]{0,63}\Z')
@@ -38,12 +40,21 @@ NETWORK_DEFAULTS = {
     'allow_ping': True,
 }
 SITE_KEYS = ('name', 'router', 'endpoint', 'endpoint_port', 'behind_nat', 'port_forwarding', 'masquerade',
-             'resources', 'ignore_interfaces')
+             'resources', 'ignore_interfaces', 'include_interfaces')
 RESOURCE_KEYS = ('name', 'address', 'ports', 'description')
-LINK_KEYS = ('name', 'sites', 'description')
+LINK_KEYS = ('name', 'sites', 'agents', 'description')
+MEMBER_KEYS = ('expose', 'connect')
 USER_KEYS = ('name', 'groups', 'public_key', 'expires', 'email', 'description')
 POLICY_KEYS = ('name', 'users', 'groups', 'allow', 'except', 'description')
-TEST_KEYS = ('user', 'allow', 'deny')
+TEST_KEYS = ('user', 'site', 'allow', 'deny')
+
+# Interfaces that are never a site's LAN unless the inventory says so (include_interfaces): tunnels,
+# overlays and the bridges of container and VM runtimes.
+VIRTUAL_KINDS = frozenset(('wireguard', 'tun', 'tap', 'vxlan', 'geneve', 'gre', 'gretap', 'ip6gre', 'ip6gretap',
+                           'ipip', 'ip6tnl', 'sit', 'vti', 'vti6', 'dummy', 'ifb', 'vrf', 'macsec', 'nlmon',
+                           'bareudp', 'gtp'))
+VIRTUAL_NAME_RE = re.compile(r'^(docker\d+|br-[0-9a-f]{12}|virbr\d+(-nic)?|lxcbr\d+|lxdbr\d+|incusbr\d+|cni\d+|'
+                             r'podman\d+|cali.*|flannel.*|cilium_.*|kube-.*|tailscale\d+|zt.*|vnet\d+|veth.*)\Z')
 
 
 class Network:
@@ -73,7 +84,7 @@ class Network:
 
 
 class Resource:
-    __slots__ = ('site', 'name', 'cidr', 'lo', 'hi', 'ports', 'kind')
+    __slots__ = ('site', 'name', 'cidr', 'lo', 'hi', 'ports', 'kind', 'amap')
 
     def __init__(self, site, name, cidr, lo, hi, ports, kind):
         self.site = site
@@ -83,6 +94,9 @@ class Resource:
         self.hi = hi
         self.ports = ports
         self.kind = kind  # agent | declared | local
+        # What a grant of the whole resource reaches: its addresses with its ports, capped where a
+        # declared resource with ports lies inside it (see cap_resources).
+        self.amap = [(lo, hi, ports)]
 
     @property
     def ref(self):
@@ -91,7 +105,7 @@ class Resource:
 
 class Site:
     def __init__(self, host, name, router, endpoint, endpoint_port, behind_nat, port_forwarding, masquerade,
-                 ignore_interfaces):
+                 ignore_interfaces, include_interfaces=()):
         self.host = host
         self.name = name
         self.router = router
@@ -101,9 +115,12 @@ class Site:
         self.port_forwarding = port_forwarding
         self.masquerade = masquerade
         self.ignore_interfaces = ignore_interfaces
+        self.include_interfaces = list(include_interfaces)
         self.resources = {}      # name -> Resource, declared and local and 'agent'
         self.public_key = None
         self.facts_known = False
+        self.local_addresses = []   # the host's own IPv4 addresses (ints), as discovered
+        self.discovery = []         # what discovery found: {interface, cidr, resource or None, why}
 
     @property
     def dialable(self):
@@ -118,10 +135,26 @@ class Site:
         return '%s:%d' % (host, self.endpoint_port)
 
 
+class LinkMember:
+    """One site of a link: what it offers on the link and what may open connections from it."""
+
+    __slots__ = ('site', 'expose', 'connect')
+
+    def __init__(self, site, expose, connect):
+        self.site = site
+        self.expose = expose      # [(resource name, PortSet or None for the resource's own ports)]
+        self.connect = connect    # [resource names, 'agent' included] that open connections to others' exposures
+
+
 class Link:
-    def __init__(self, name, exposes):
+    def __init__(self, name, members, agents):
         self.name = name
-        self.exposes = exposes   # site name -> [resource names]
+        self.members = members   # site name -> LinkMember, sorted by site
+        self.agents = agents     # PortSet: what the members' agents reach of each other (EVERYTHING by default)
+
+    @property
+    def sites(self):
+        return list(self.members)
 
 
 class User:
@@ -155,11 +188,16 @@ class Policy:
 
 
 class PolicyTest:
-    def __init__(self, index, user, allow, deny):
+    def __init__(self, index, principal, allow, deny):
         self.index = index
-        self.user = user
+        self.principal = principal  # ('user', NAME) or ('site', SITE, RESOURCE or None)
         self.allow = allow
         self.deny = deny
+
+    @property
+    def source(self):
+        """``user:NAME``, ``site:SITE`` or ``site:SITE:RESOURCE``."""
+        return ':'.join(part for part in self.principal if part)
 
 
 class Model:
@@ -410,7 +448,8 @@ def _load_site(problems, network, host, raw):
         behind_nat=_bool(problems, item, raw, 'behind_nat', False),
         port_forwarding=_bool(problems, item, raw, 'port_forwarding', False),
         masquerade=_bool(problems, item, raw, 'masquerade', False),
-        ignore_interfaces=[str(x) for x in _list(problems, item, raw, 'ignore_interfaces')],
+        ignore_interfaces=_interface_names(problems, item, raw, 'ignore_interfaces'),
+        include_interfaces=_interface_names(problems, item, raw, 'include_interfaces'),
     )
     if site.behind_nat and not site.port_forwarding and endpoint:
         problems.warn(item, 'is behind NAT without port forwarding, so its endpoint %s is never dialled.'
@@ -426,38 +465,92 @@ def _load_site(problems, network, host, raw):
     return site
 
 
+def _interface_names(problems, item, raw, key):
+    names = []
+    for value in _list(problems, item, raw, key):
+        if not isinstance(value, str) or not IFACE_RE.match(value):
+            problems.error(item, '%s entry %r is not an interface name.' % (key, value),
+                           'list Linux interface names such as eth1 (up to 15 characters).')
+            continue
+        names.append(value)
+    return names
+
+
+def _skip_reason(network, site, entry, lo, hi, endpoint_ips):
+    """Why a discovered interface address is not offered as a local resource, or None."""
+    ifname = entry['name']
+    if ifname == network.interface:
+        return 'the overlay interface'
+    if ifname in site.ignore_interfaces:
+        return 'listed in ignore_interfaces'
+    if overlaps((lo, hi), (network.lo, network.hi)):
+        return 'inside the overlay network %s' % network.cidr
+    if _endpoints_within(endpoint_ips, lo, hi):
+        # The network peers use to dial agents is never routed into the mesh.
+        return 'holds an agent endpoint (the network peers dial over)'
+    if ifname in site.include_interfaces:
+        return None
+    kind = entry.get('kind')
+    if kind in VIRTUAL_KINDS or VIRTUAL_NAME_RE.match(ifname):
+        return 'virtual interface (%s); list it in include_interfaces to offer it' % (kind or 'container or VM bridge')
+    if site.router and entry.get('default_route') is True:
+        declared = [r for r in site.resources.values() if r.kind == 'declared' and overlaps((r.lo, r.hi), (lo, hi))]
+        if not declared:
+            return ('the uplink (interface of the default route) and no declared resource is inside it; '
+                    'list it in include_interfaces if it is the LAN')
+    return None
+
+
 def _load_local_resources(problems, network, site, facts, endpoint_ips):
     """Turn discovered interfaces into ``local-<ifname>`` resources.
 
     ``endpoint_ips`` is the sorted list of the agents' endpoint addresses.
+    What was found, used or not and why, is kept in ``site.discovery`` for the report.
     """
+    addresses = set()
     for entry in facts.get('interfaces') or []:
-        ifname = entry.get('name')
-        if not isinstance(ifname, str) or ifname in site.ignore_interfaces or ifname == network.interface:
-            continue
+        ifname = entry.get('name') if isinstance(entry, dict) else None
         try:
+            if not isinstance(ifname, str) or not IFACE_RE.match(ifname):
+                raise ValueError(ifname)
             addr = parse_ip(entry.get('address'))
-            length = int(entry.get('prefix', 32))
-            net, _len = parse_cidr('%s/%d' % (format_ip(addr), length), strict=False)
+            length = entry.get('prefix', 32)
+            if isinstance(length, bool) or not isinstance(length, int) or not 0 <= length <= 32:
+                raise ValueError(length)
         except (AddressError, TypeError, ValueError):
             problems.warn("site '%s'" % site.name, 'ignored a malformed discovered address %r.' % (entry,))
             continue
+        addresses.add(addr)
         if site.router:
-            mask = ((1 << 32) - 1) << (32 - length) & ((1 << 32) - 1)
-            lo, hi = net & mask, (net & mask) | (~mask & ((1 << 32) - 1))
+            mask = prefix_mask(length)
+            lo, hi = addr & mask, (addr & mask) | (~mask & MAX_ADDR)
             cidr = '%s/%d' % (format_ip(lo), length)
         else:
             lo = hi = addr
             cidr = '%s/32' % format_ip(addr)
-        if overlaps((lo, hi), (network.lo, network.hi)):
-            continue
-        if _endpoints_within(endpoint_ips, lo, hi):
-            # The network peers use to dial agents is never routed into the mesh.
-            continue
         name = LOCAL_PREFIX + ifname
-        if name in site.resources:
-            continue
-        site.resources[name] = Resource(site.name, name, cidr, lo, hi, EVERYTHING, 'local')
+        why = _skip_reason(network, site, entry, lo, hi, endpoint_ips)
+        if why is None and name in site.resources:
+            why = 'a second address of %s (one local resource per interface)' % ifname
+        site.discovery.append({'interface': ifname, 'cidr': cidr, 'resource': None if why else name, 'why': why})
+        if why is None:
+            site.resources[name] = Resource(site.name, name, cidr, lo, hi, EVERYTHING, 'local')
+    site.local_addresses = sorted(addresses)
+
+
+def cap_resources(site):
+    """A resource with ports only ever allows those: inside any broader
+    resource of its site (a LAN, a discovered subnet), the addresses of a
+    declared resource with ports are capped to the ports declared there
+    (to their union where several such resources share an address)."""
+    limited = [(r.lo, r.hi, r.ports) for r in site.resources.values()
+               if r.kind == 'declared' and r.ports != EVERYTHING]
+    if not limited:
+        return
+    caps = access.from_pieces(limited)
+    for res in site.resources.values():
+        if res.kind != 'agent':
+            res.amap = access.cap(res.amap, caps)
 
 
 def load_model(inventory, facts, problems, today=None):
@@ -505,6 +598,7 @@ def load_model(inventory, facts, problems, today=None):
             _load_local_resources(problems, network, site, site_facts, endpoint_ips)
         site.resources['agent'] = Resource(site.name, 'agent', None, 0, 0, EVERYTHING, 'agent')
         site.resources = dict(sorted(site.resources.items()))
+        cap_resources(site)
 
     links = _load_links(problems, inventory.get('links'), sites)
     users = _load_users(problems, inventory.get('users'), today)
@@ -595,6 +689,102 @@ def _entries(problems, raw, variable, kind, plural, shape, keys):
         yield index, item, entry
 
 
+def _link_agents(problems, item, value):
+    """The link's ``agents`` setting as a PortSet."""
+    if value is None or value == 'all':
+        return EVERYTHING
+    if value == 'none':
+        return PortSet()
+    if isinstance(value, (list, tuple)) and value:
+        try:
+            return PortSet.parse(list(value))
+        except AddressError as exc:
+            problems.error(item, 'agents: %s.' % exc, 'list ports such as [tcp/22, udp/161], or write all or none.')
+            return EVERYTHING
+    problems.error(item, 'agents must be all, none or a list of ports, not %r.' % (value,),
+                   'write agents: all (the default), agents: none, or agents: [tcp/22, ...].')
+    return EVERYTHING
+
+
+def _link_exposure(problems, item, sites, site_name, entry):
+    """``(resource, PortSet or None)`` for one ``expose`` entry, or None."""
+    text = entry if isinstance(entry, str) else None
+    parts = text.split(':', 1) if text else [None]
+    resource = parts[0]
+    if resource in ('*', 'agent'):
+        problems.error(item, 'site %r exposes %r; links expose named resources.' % (site_name, resource),
+                       'list resource names; set the link\'s agents: (all, none or ports) for what agents reach '
+                       'of each other.')
+        return None
+    if resource is None or not NAME_RE.match(resource):
+        problems.error(item, 'site %r: exposure %r is not RESOURCE or RESOURCE:PORTS.' % (site_name, entry),
+                       'write a resource name of %s, optionally with ports, e.g. db:tcp/5432.' % site_name)
+        return None
+    ports = None
+    if len(parts) == 2:
+        try:
+            ports = PortSet.parse([spec.strip() for spec in parts[1].split(',')])
+        except AddressError as exc:
+            problems.error(item, 'site %r: exposure %r: %s.' % (site_name, entry, exc),
+                           'write ports such as db:tcp/5432 or app:tcp/80,tcp/443.')
+            return None
+    if not _check_resource_ref(problems, item, sites, site_name, resource, 'exposure'):
+        return None
+    return resource, ports
+
+
+def _link_connector(problems, item, sites, site_name, entry):
+    if entry == 'agent':
+        return entry
+    if not isinstance(entry, str) or not NAME_RE.match(entry):
+        problems.error(item, 'site %r: connect entry %r is not a resource name.' % (site_name, entry),
+                       'list resources of %s (or agent) that open connections; ports belong to the other '
+                       "members' expose." % site_name)
+        return None
+    if not _check_resource_ref(problems, item, sites, site_name, entry, 'connect entry'):
+        return None
+    return entry
+
+
+def _link_member(problems, item, sites, site_name, value):
+    """A LinkMember from the plain form (a list: exposed, and with the agent
+    opening connections) or the explicit form ({expose, connect})."""
+    if value is None:
+        value = []
+    if isinstance(value, list):
+        expose, connect, plain = value, None, True
+    elif isinstance(value, dict):
+        _check_keys(problems, '%s site %r' % (item, site_name), value, MEMBER_KEYS)
+        expose, connect, plain = value.get('expose') or [], value.get('connect') or [], False
+        for key, entries in (('expose', expose), ('connect', connect)):
+            if not isinstance(entries, list):
+                problems.error(item, 'site %r: %s must be a list.' % (site_name, key),
+                               'write %s: [RESOURCE, ...].' % key)
+        expose = expose if isinstance(expose, list) else []
+        connect = connect if isinstance(connect, list) else []
+    else:
+        problems.error(item, 'the resources of site %r must be a list, or a mapping with expose and connect.'
+                       % (site_name,),
+                       'write %s: [RESOURCE, ...], %s: [] for its agent only, or %s: {expose: [...], '
+                       'connect: [...]}.' % (site_name, site_name, site_name))
+        return None
+    exposures = []
+    for entry in expose:
+        exposure = _link_exposure(problems, item, sites, site_name, entry)
+        if exposure is not None and exposure[0] not in [e[0] for e in exposures]:
+            exposures.append(exposure)
+    if plain:
+        # The plain form: what a member exposes may also open connections, and so may its agent.
+        connectors = ['agent'] + [name for name, _ports in exposures]
+    else:
+        connectors = []
+        for entry in connect:
+            name = _link_connector(problems, item, sites, site_name, entry)
+            if name is not None and name not in connectors:
+                connectors.append(name)
+    return LinkMember(site_name, sorted(exposures, key=lambda e: e[0]), sorted(connectors))
+
+
 def _load_links(problems, raw, sites):
     links = []
     names = []
@@ -604,41 +794,30 @@ def _load_links(problems, raw, sites):
         if name is None:
             continue
         names.append(name)
-        members = entry.get('sites')
-        if isinstance(members, list):
+        raw_members = entry.get('sites')
+        if isinstance(raw_members, list):
             # A plain list of sites: agents only.
-            members = dict((site, []) for site in members if isinstance(site, str))
-        if not isinstance(members, dict):
+            raw_members = dict((site, []) for site in raw_members if isinstance(site, str))
+        if not isinstance(raw_members, dict):
             problems.error(item, 'sites must map each site to the resources it exposes.',
-                           'write sites: {hq: [lan], branch: []}.')
+                           'write sites: {hq: [lan], branch: []}, or sites: {hq: {expose: [db]}, '
+                           'shop: {connect: [app]}} for a one-way link.')
             continue
-        exposes = {}
-        for site_name in sorted(members, key=str):
-            resources = members[site_name] or []
-            if not isinstance(resources, list):
-                problems.error(item, 'the resources of site %r must be a list.' % (site_name,),
-                               'write %s: [RESOURCE, ...], or %s: [] for its agent only.' % (site_name, site_name))
-                continue
+        members = {}
+        for site_name in sorted(raw_members, key=str):
             if site_name not in sites:
                 problems.error(item, 'names unknown site %r.' % (site_name,),
                                'use one of: %s.' % ', '.join(sites))
                 continue
-            kept = []
-            for resource in resources:
-                if resource in ('*', 'agent'):
-                    problems.error(item, 'site %r exposes %r; links expose named resources.'
-                                   % (site_name, resource),
-                                   'list resource names; agents always reach each other.')
-                    continue
-                if _check_resource_ref(problems, item, sites, site_name, resource, 'exposure'):
-                    if resource not in kept:
-                        kept.append(resource)
-            exposes[site_name] = sorted(kept)
-        if len(members) < 2:
-            problems.error(item, 'has %d site; a link joins two or more sites.' % len(members),
+            member = _link_member(problems, item, sites, site_name, raw_members[site_name])
+            if member is not None:
+                members[site_name] = member
+        if len(raw_members) < 2:
+            problems.error(item, 'has %d site; a link joins two or more sites.' % len(raw_members),
                            'add another site or remove the link.')
             continue
-        ordered = sorted(exposes)
+        agents = _link_agents(problems, item, entry.get('agents'))
+        ordered = sorted(members)
         for i, first in enumerate(ordered):
             for second in ordered[i + 1:]:
                 if not sites[first].dialable and not sites[second].dialable:
@@ -647,7 +826,14 @@ def _load_links(problems, raw, sites):
                                    % (first, second),
                                    'forward UDP to one of them and set port_forwarding: true and endpoint, '
                                    'or give one a public endpoint.')
-        links.append(Link(name, exposes))
+        for site_name, member in members.items():
+            others = [m for m in members.values() if m.site != site_name]
+            if member.expose and not any(m.connect for m in others):
+                problems.warn(item, 'site %r exposes %s, but no other member opens connections on this link.'
+                              % (site_name, ', '.join(r for r, _p in member.expose)),
+                              "add connect: [...] to a member (or use the plain form, which connects what it "
+                              'exposes and its agent).')
+        links.append(Link(name, members, agents))
     _unique(problems, 'link', names, 'give each link its own name.')
     return sorted(links, key=lambda link: link.name)
 
@@ -747,16 +933,36 @@ def _load_policies(problems, raw, sites, users):
     return sorted(policies, key=lambda policy: policy.name)
 
 
+def _test_principal(problems, item, entry, sites, users):
+    """``('user', NAME)`` or ``('site', SITE, RESOURCE or None)`` for a policy test, or None."""
+    user, site = entry.get('user'), entry.get('site')
+    if (user is None) == (site is None):
+        problems.error(item, 'needs either user or site (the source of the flows).',
+                       'write user: NAME for a remote user, or site: SITE[:RESOURCE] for traffic over links.')
+        return None
+    if user is not None:
+        if user not in users:
+            problems.error(item, 'names unknown user %r.' % (user,), 'use a user from meshconnect_users.')
+            return None
+        return ('user', user)
+    site_name, _sep, resource = site.partition(':') if isinstance(site, str) else (None, None, None)
+    if site_name not in sites:
+        problems.error(item, 'names unknown site %r.' % (site,), 'use one of: %s.' % ', '.join(sites))
+        return None
+    if resource and not _check_resource_ref(problems, item, sites, site_name, resource, 'site'):
+        return None
+    return ('site', site_name, resource or None)
+
+
 def _load_tests(problems, raw, sites, users):
     tests = []
     for index, item, entry in _entries(problems, raw, 'meshconnect_policy_tests', 'policy test', 'tests',
-                                       'user, allow and/or deny', TEST_KEYS):
-        user = entry.get('user')
-        if user not in users:
-            problems.error(item, 'names unknown user %r.' % (user,), 'use a user from meshconnect_users.')
+                                       'user or site, allow and/or deny', TEST_KEYS):
+        principal = _test_principal(problems, item, entry, sites, users)
+        if principal is None:
             continue
-        item = "policy test #%d (user '%s')" % (index + 1, user)
+        item = "policy test #%d (%s '%s')" % (index + 1, principal[0], ':'.join(p for p in principal[1:] if p))
         allow = _load_grants(problems, item, _list(problems, item, entry, 'allow'), sites, 'allow')
         deny = _load_grants(problems, item, _list(problems, item, entry, 'deny'), sites, 'deny')
-        tests.append(PolicyTest(index + 1, user, allow, deny))
+        tests.append(PolicyTest(index + 1, principal, allow, deny))
     return tests

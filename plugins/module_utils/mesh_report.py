@@ -55,7 +55,19 @@ def report_text(report, limit=200):
         for test in tests:
             status = 'ok  ' if test['passed'] else 'FAIL'
             detail = '' if test['passed'] else '  (%s)' % test['detail']
-            lines.append('  %s  %-8s %-5s %s%s' % (status, test['user'], test['expect'], test['flow'], detail))
+            lines.append('  %s  %-8s %-5s %s%s' % (status, test['from'], test['expect'], test['flow'], detail))
+    discovery = report.get('discovery') or {}
+    if discovery:
+        lines.append('')
+        lines.append('DISCOVERED on the agents (local resources; what was skipped is never offered)')
+        for site_name in sorted(discovery):
+            for entry in discovery[site_name]:
+                if entry['resource']:
+                    lines.append('  %s: %s %s (interface %s)' % (site_name, entry['resource'], entry['cidr'],
+                                                              entry['interface']))
+                else:
+                    lines.append('  %s: skipped %s %s: %s' % (site_name, entry['interface'], entry['cidr'],
+                                                            entry['why']))
     lines.append('')
     lines.append('REACHABILITY (policy and links)')
     lines.append(matrix_table(report.get('matrix') or {}, limit))
@@ -85,12 +97,17 @@ def nft_elements(groups, kind):
     """Flatten an agent's firewall groups into nftables set elements.
 
     ``kind`` is ``ports`` (``SRC . DST . PROTO . PORTS``), ``other`` or
-    ``ping`` (``SRC . DST``).
+    ``ping`` (``SRC . DST``) for forwarded traffic, and ``agent_ports``
+    (``SRC . PROTO . PORTS``), ``agent_other`` or ``agent_ping`` (``SRC``)
+    for traffic to the agent itself.
     """
     out = []
     for group in groups:
         suffixes = group[kind]
         if not suffixes:
+            continue
+        if suffixes is True:
+            out.extend(group['sources'])
             continue
         for source in group['sources']:
             prefix = source + ' . '

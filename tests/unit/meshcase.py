@@ -153,8 +153,14 @@ def firewall_boxes(plan):
 
     A ``ports`` box is ``((src_lo, src_hi), (dst_lo, dst_hi), proto, (p_lo, p_hi))``;
     ``other`` and ``ping`` boxes are ``((src_lo, src_hi), (dst_lo, dst_hi))``.
+    Traffic to the agent itself is looked up without a destination: its
+    boxes use the agent's addresses (``agent``) as the destination.
     """
-    sets = {'ports': [], 'other': [], 'ping': []}
+    sets = {'ports': [], 'other': [], 'ping': [], 'agent_ports': [], 'agent_other': [], 'agent_ping': []}
+    agent_addresses = [(parse_ip(plan['address']),) * 2]
+    if not plan['router']:
+        agent_addresses += [cidr_interval(r['cidr']) for r in plan['resources'] if r['kind'] == 'local']
+    sets['agent'] = agent_addresses
     for group in plan['firewall']['groups']:
         assert group['sources'], 'firewall group without sources: %r' % (group,)
         for source in group['sources']:
@@ -167,6 +173,13 @@ def firewall_boxes(plan):
                 for element in group[name]:
                     assert ' . ' not in element, element
                     sets[name].append((src, parse_interval(element)))
+            for element in group['agent_ports']:
+                proto, ports = element.split(' . ')
+                assert proto in ('tcp', 'udp'), element
+                sets['agent_ports'].append((src, proto, parse_port_range(ports)))
+            for name in ('agent_other', 'agent_ping'):
+                if group[name]:
+                    sets[name].append((src,))
     return sets
 
 
@@ -197,8 +210,16 @@ def overlapping_boxes(boxes):
 def firewall_access(sets, src, dst_lo, dst_hi):
     """PortSet the firewall allows from address ``src`` to every address of
     ``dst_lo..dst_hi`` (asserts the destination is not split by an element),
-    plus whether ping is allowed there."""
+    plus whether ping is allowed there.  A destination that is the agent
+    (any of its addresses) is answered from the agent's own sets."""
     tcp, udp, other, ping = [], [], False, False
+    if any(lo <= dst_lo and dst_hi <= hi for lo, hi in sets['agent']):
+        for (slo, shi), proto, ports in sets['agent_ports']:
+            if slo <= src <= shi:
+                (tcp if proto == 'tcp' else udp).append(ports)
+        other = any(slo <= src <= shi for ((slo, shi),) in sets['agent_other'])
+        ping = any(slo <= src <= shi for ((slo, shi),) in sets['agent_ping'])
+        return PortSet(tcp, udp, other), ping
     for (slo, shi), (dlo, dhi), proto, ports in sets['ports']:
         if slo <= src <= shi and _ivl_overlap((dlo, dhi), (dst_lo, dst_hi)):
             assert dlo <= dst_lo and dst_hi <= dhi, 'element splits the queried destination'

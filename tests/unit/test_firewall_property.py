@@ -90,16 +90,27 @@ def generate(rng):
         if rng.random() < 0.6:
             interfaces = []
             if endpoint_ip:
-                interfaces.append({'name': 'eth0', 'address': endpoint_ip, 'prefix': 24})
-            for k in range(rng.randint(0, 2)):
+                interfaces.append({'name': 'eth0', 'address': endpoint_ip, 'prefix': 24, 'default_route': True})
+            for k in range(rng.randint(0, 3)):
                 prefix = rng.randint(24, 30)
-                interfaces.append({'name': 'eth%d' % (k + 1), 'address': '172.16.%d.%d' % (i, rng.randint(1, 254)),
-                                   'prefix': prefix})
+                entry = {'name': 'eth%d' % (k + 1), 'address': '172.16.%d.%d' % (i, rng.randint(1, 254)),
+                         'prefix': prefix}
+                roll = rng.random()
+                if roll < 0.2:
+                    entry['default_route'] = True      # an uplink
+                elif roll < 0.3:
+                    entry['name'] = 'docker%d' % k     # a container bridge
+                elif roll < 0.4:
+                    entry['kind'] = 'vxlan'            # an overlay
+                interfaces.append(entry)
+            if interfaces and rng.random() < 0.2:
+                raw['include_interfaces'] = [rng.choice(interfaces)['name']]
             facts['host%d' % i] = {'public_key': key(200 + i), 'interfaces': interfaces}
             info['facts'] = interfaces
         world_sites[name] = info
     endpoint_ips = [parse_ip(s['endpoint_ip']) for s in world_sites.values() if s['endpoint_ip']]
-    for info in world_sites.values():
+    for name, info in world_sites.items():
+        include = sites['host%d' % int(name[1:])].get('include_interfaces', [])
         for entry in info['facts'] or []:
             addr, prefix = parse_ip(entry['address']), entry['prefix']
             if info['router']:
@@ -109,6 +120,13 @@ def generate(rng):
                 lo = hi = addr
             if any(lo <= ip <= hi for ip in endpoint_ips):
                 continue
+            if entry['name'] not in include:
+                if entry['name'].startswith('docker') or entry.get('kind') == 'vxlan':
+                    continue
+                declared_inside = any(r.lo <= hi and lo <= r.hi for r in info['resources'].values()
+                                      if not r.name.startswith('local-'))
+                if info['router'] and entry.get('default_route') and not declared_inside:
+                    continue
             info['resources']['local-' + entry['name']] = Res('local-' + entry['name'], lo, hi, EVERYTHING)
 
     names = sorted(world_sites)
@@ -119,11 +137,23 @@ def generate(rng):
         members = [m for m in members if world_sites[m]['dialable']] + hidden[:1]
         if len(members) < 2:
             continue
-        exposes = {}
+        link = {'name': 'link%d' % n, 'sites': {}}
+        roll = rng.random()
+        if roll < 0.2:
+            link['agents'] = 'none'
+        elif roll < 0.4:
+            link['agents'] = rng.sample(PORT_POOL, 1)
         for m in members:
             own = sorted(world_sites[m]['resources'])
-            exposes[m] = rng.sample(own, rng.randint(0, len(own)))
-        links.append({'name': 'link%d' % n, 'sites': exposes})
+            exposed = []
+            for r in rng.sample(own, rng.randint(0, len(own))):
+                exposed.append(r + (':' + rng.choice(PORT_POOL) if rng.random() < 0.3 else ''))
+            if rng.random() < 0.5:
+                link['sites'][m] = exposed          # the plain form
+            else:
+                connect = rng.sample(own + ['agent'], rng.randint(0, len(own) + 1))
+                link['sites'][m] = {'expose': exposed, 'connect': connect}
+        links.append(link)
 
     groups = ['g1', 'g2', 'g3']
     users = []
@@ -178,6 +208,19 @@ def _grant_parts(text):
     return site, resource, ports
 
 
+def _cap(world, site_name, addr, ports):
+    """A declared resource with ports only ever allows those (their union
+    where several hold ``addr``), whatever broader resource is granted."""
+    limited = [r.ports for r in world[site_name]['resources'].values()
+               if not r.name.startswith('local-') and r.ports != EVERYTHING and r.lo <= addr <= r.hi]
+    if not limited:
+        return ports
+    cap = NOTHING
+    for limit in limited:
+        cap = cap.union(limit)
+    return ports.intersect(cap)
+
+
 def _matching(world, site_name, text, addr, agent_addr):
     """Resources of ``site_name`` named by grant ``text`` that hold ``addr``."""
     g_site, g_res, ports = _grant_parts(text)
@@ -190,6 +233,14 @@ def _matching(world, site_name, text, addr, agent_addr):
         if g_res in ('*', res.name) and res.lo <= addr <= res.hi:
             out.append((res, ports))
     return out
+
+
+def _agent_points(world, leases, owner):
+    """Addresses that are the agent of ``owner``: its overlay address and, side-loaded, its own addresses."""
+    points = [parse_ip(leases['agent/' + owner])]
+    if not world[owner]['router']:
+        points += [r.lo for r in world[owner]['resources'].values() if r.name.startswith('local-')]
+    return points
 
 
 def user_reference(inv, world, leases, user, site_name, addr):
@@ -206,13 +257,29 @@ def user_reference(inv, world, leases, user, site_name, addr):
         allowed = NOTHING
         for text in policy['allow']:
             for res, ports in _matching(world, site_name, text, addr, agent_addr):
-                allowed = allowed.union(res.ports if ports is None else res.ports.intersect(ports))
+                got = res.ports if ports is None else res.ports.intersect(ports)
+                allowed = allowed.union(got if res.name == 'agent' else _cap(world, site_name, addr, got))
         denied = NOTHING
         for text in policy.get('except', []):
             for _res, ports in _matching(world, site_name, text, addr, agent_addr):
                 denied = denied.union(EVERYTHING if ports is None else ports)
         total = total.union(allowed.subtract(denied))
     return total
+
+
+def _member(value):
+    """``(exposures [(name, PortSet or None)], connectors)`` of a link member as written."""
+    if isinstance(value, dict):
+        expose, connect = value.get('expose', []), list(value.get('connect', []))
+    else:
+        expose, connect = value, None
+    exposures = []
+    for text in expose:
+        name, _sep, ports = text.partition(':')
+        exposures.append((name, PortSet.parse(ports.split(',')) if ports else None))
+    if connect is None:
+        connect = ['agent'] + [name for name, _p in exposures]
+    return exposures, connect
 
 
 def site_reference(inv, world, leases, owner, src, addr):
@@ -222,21 +289,26 @@ def site_reference(inv, world, leases, owner, src, addr):
     for link in inv['links']:
         if owner not in link['sites']:
             continue
-        for other, exposed in link['sites'].items():
+        agents = link.get('agents', 'all')
+        agents = EVERYTHING if agents == 'all' else NOTHING if agents == 'none' else PortSet.parse(agents)
+        exposures, _connect = _member(link['sites'][owner])
+        for other, value in link['sites'].items():
             if other == owner:
                 continue
             other_agent = parse_ip(leases['agent/' + other])
-            from_agent = src == other_agent
-            from_lan = any(world[other]['resources'][r].lo <= src <= world[other]['resources'][r].hi
-                           for r in exposed)
-            if not (from_agent or from_lan):
+            if src == other_agent and addr == owner_agent:
+                total = total.union(agents)
+            _exposed, connect = _member(value)
+            connected = any(src == other_agent if c == 'agent' else
+                            world[other]['resources'][c].lo <= src <= world[other]['resources'][c].hi
+                            for c in connect)
+            if not connected:
                 continue
-            if from_agent and addr == owner_agent:
-                total = EVERYTHING
-            for r in link['sites'][owner]:
+            for r, ports in exposures:
                 res = world[owner]['resources'][r]
                 if res.lo <= addr <= res.hi:
-                    total = total.union(res.ports)
+                    got = res.ports if ports is None else res.ports.intersect(ports)
+                    total = total.union(_cap(world, owner, addr, got))
     return total
 
 
@@ -325,46 +397,70 @@ def check(inv, facts, world):
 
         # 1. nftables sets hold disjoint elements.
         for set_name, boxes in sets.items():
+            if set_name == 'agent':
+                continue
             assert not overlapping_boxes(boxes), (owner, set_name, overlapping_boxes(boxes)[:3])
 
         agent_addr = parse_ip(leases['agent/' + owner])
+        agent_points = _agent_points(world, leases, owner)
         dst_bounds = [(r.lo, r.hi) for r in info['resources'].values()] + [(agent_addr, agent_addr)]
-        for boxes in sets.values():
-            dst_bounds.extend(box[1] for box in boxes)
+        for name in ('ports', 'other', 'ping'):
+            dst_bounds.extend(box[1] for box in sets[name])
         dst_segments = _segments(dst_bounds)
 
-        def reference(src, addr):
+        def reference_at(src, addr):
             for name, uaddr in user_addr.items():
                 if uaddr == src:
                     return user_reference(inv, world, leases, users[name], owner, addr)
             return site_reference(inv, world, leases, owner, src, addr)
 
-        # Source representatives: users, linked agents and their exposed resources.
+        def reference(src, addr):
+            # The agent is the agent whatever address is used: its input chain looks up the source only.
+            if addr in agent_points:
+                total = NOTHING
+                for point in agent_points:
+                    total = total.union(reference_at(src, point))
+                return total
+            return reference_at(src, addr)
+
+        # Source representatives: users, linked agents and their connectors.
         sources = set(user_addr.values())
         src_bounds = [(a, a) for a in sources]
         for link in inv['links']:
             if owner in link['sites']:
-                for other, exposed in link['sites'].items():
+                for other, value in link['sites'].items():
                     a = parse_ip(leases['agent/' + other])
                     src_bounds.append((a, a))
-                    src_bounds.extend((world[other]['resources'][r].lo, world[other]['resources'][r].hi)
-                                      for r in exposed)
-        for boxes in sets.values():
-            src_bounds.extend(box[0] for box in boxes)
+                    src_bounds.extend((world[other]['resources'][c].lo, world[other]['resources'][c].hi)
+                                      for c in _member(value)[1] if c != 'agent')
+        for name, boxes in sets.items():
+            if name != 'agent':
+                src_bounds.extend(box[0] for box in boxes)
         src_segments = _segments(src_bounds)
 
         # 2. firewall == reference, segment by segment.
         for slo, _shi in src_segments:
             for dlo, dhi in dst_segments:
+                if dlo != dhi and any(dlo <= a <= dhi for a in agent_points):
+                    continue    # a segment holding an agent address is split below
                 want = reference(slo, dlo)
                 got, ping = firewall_access(sets, slo, dlo, dhi)
                 assert got == want, (owner, format_ip(slo), format_ip(dlo), got.describe(), want.describe())
                 assert ping == (allow_ping and bool(want) and not want.other), (owner, format_ip(slo), format_ip(dlo))
+            for point in agent_points:
+                want = reference(slo, point)
+                got, ping = firewall_access(sets, slo, point, point)
+                assert got == want, (owner, format_ip(slo), 'agent', got.describe(), want.describe())
+                assert ping == (allow_ping and bool(want) and not want.other), (owner, format_ip(slo), 'agent')
 
         # 3. every element lies inside known sources and destinations.
-        for boxes in sets.values():
+        for name, boxes in sets.items():
+            if name == 'agent':
+                continue
             for box in boxes:
                 assert any(s[0] <= box[0][0] and box[0][1] <= s[1] for s in merge_intervals(src_bounds))
+                if name.startswith('agent_'):
+                    continue
                 assert any(d[0] <= box[1][0] and box[1][1] <= d[1] for d in merge_intervals(dst_bounds))
 
     # 4. user clients: one peer per dialable site with access; AllowedIPs exact.
@@ -389,7 +485,7 @@ def check(inv, facts, world):
     # 5. report.matrix: exact for users, and every allowed flow is in the
     #    firewall of the agent that owns the destination.
     for src, row in result['matrix'].items():
-        kind, name = src.split(':')
+        kind, name, connector = (src.split(':') + [None])[:3]
         for dst, text in row.items():
             owner, res_name = dst.split(':')
             if res_name == 'agent':
@@ -397,11 +493,17 @@ def check(inv, facts, world):
             else:
                 res = world[owner]['resources'][res_name]
                 lo, hi = res.lo, res.hi
-            src_addr = user_addr[name] if kind == 'user' else parse_ip(leases['agent/' + name])
+            if kind == 'user':
+                src_addr = user_addr[name]
+            elif connector == 'agent':
+                src_addr = parse_ip(leases['agent/' + name])
+            else:
+                src_addr = world[name]['resources'][connector].lo
             sets = firewall_boxes(agent(result, owner))
             for plo, phi, ports in matrix_pieces(text, lo, hi):
                 assert lo <= plo <= phi <= hi
                 touching = [b[1] for b in sets['ports'] + sets['other'] if b[1][0] <= phi and plo <= b[1][1]]
+                touching += [(a, a) for a in _agent_points(world, leases, owner) if plo <= a <= phi]
                 for dlo, dhi in _segments([(plo, phi)] + touching):
                     if plo <= dlo and dhi <= phi:
                         got, _ping = firewall_access(sets, src_addr, dlo, dhi)
@@ -461,9 +563,10 @@ def test_random_inventories_compile_to_exact_disjoint_firewalls():
 
 def test_the_checker_finds_overlapping_elements():
     # The disjointness checker itself must be able to fail.
-    plan = {'firewall': {'groups': [
-        {'sources': ['100.64.0.4'], 'ports': ['10.1.0.0/24 . tcp . 1-100'], 'other': [], 'ping': []},
-        {'sources': ['100.64.0.0/30', '100.64.0.4'], 'ports': ['10.1.0.7 . tcp . 100'], 'other': [], 'ping': []},
+    nothing = {'other': [], 'ping': [], 'agent_ports': [], 'agent_other': False, 'agent_ping': False}
+    plan = {'address': '100.64.0.1', 'router': True, 'resources': [], 'firewall': {'groups': [
+        dict(nothing, sources=['100.64.0.4'], ports=['10.1.0.0/24 . tcp . 1-100']),
+        dict(nothing, sources=['100.64.0.0/30', '100.64.0.4'], ports=['10.1.0.7 . tcp . 100']),
     ]}}
     sets = firewall_boxes(plan)
     assert len(overlapping_boxes(sets['ports'])) == 1

@@ -33,8 +33,8 @@ def test_agents_only_link_gives_only_overlay_addresses():
     assert peer(build_plan, 'site:hq')['links'] == ['monitoring']
     assert build_plan['routes'] == []
     assert peer(agent(result, 'hq'), 'site:build')['allowed_ips'] == [leases['agent/build'] + '/32']
-    assert result['matrix']['site:build'] == {'hq:agent': 'all'}
-    assert result['matrix']['site:hq']['build:agent'] == 'all'
+    assert result['matrix']['site:build:agent'] == {'hq:agent': 'all'}
+    assert result['matrix']['site:hq:agent']['build:agent'] == 'all'
 
 
 def test_exposed_resources_are_in_the_peers_allowed_ips_and_routes():
@@ -61,7 +61,7 @@ def test_two_links_between_the_same_sites_merge_into_one_peer():
     assert [p['name'] for p in hq['peers']].count('site:branch') == 1
     assert peer(hq, 'site:branch')['links'] == ['hq-branch', 'hq-branch-db']
     assert peer(hq, 'site:branch')['allowed_ips'] == ['10.2.0.0/24', result['plan']['leases']['agent/branch'] + '/32']
-    assert result['matrix']['site:branch']['hq:db'] == 'tcp/5432'
+    assert result['matrix']['site:branch:lan']['hq:db'] == 'tcp/5432'
 
 
 def test_linked_sites_reach_what_is_exposed_and_nothing_else():
@@ -78,9 +78,12 @@ def test_linked_sites_reach_what_is_exposed_and_nothing_else():
     shop_host = parse_ip('10.3.0.77')
     assert firewall_access(hq_sets, shop_host, web, web)[0] == PortSet([(80, 80), (443, 443)])
     assert firewall_access(hq_sets, shop_host, hq_agent, hq_agent)[0] == PortSet()
-    # branch exposes only nas: other branch hosts reach nothing at hq.
+    # branch exposes only nas: other branch hosts reach nothing at hq; nas reaches hq's lan, whose
+    # declared resources keep their ports (web: 80 and 443 only).
     assert firewall_access(hq_sets, parse_ip('10.2.0.21'), web, web)[0] == PortSet()
-    assert firewall_access(hq_sets, parse_ip('10.2.0.20'), web, web)[0] == EVERYTHING
+    assert firewall_access(hq_sets, parse_ip('10.2.0.20'), web, web)[0] == PortSet([(80, 80), (443, 443)])
+    lan_host = parse_ip('10.1.0.77')
+    assert firewall_access(hq_sets, parse_ip('10.2.0.20'), lan_host, lan_host)[0] == EVERYTHING
 
 
 def test_each_link_grants_on_its_own():
@@ -99,7 +102,7 @@ def test_each_link_grants_on_its_own():
     assert firewall_access(hq_sets, branch_host, web, web)[0] == PortSet([(80, 80), (443, 443)])
     assert firewall_access(hq_sets, branch_host, other_host, other_host)[0] == PortSet()
     assert firewall_access(hq_sets, nas, other_host, other_host)[0] == EVERYTHING
-    assert firewall_access(hq_sets, nas, web, web)[0] == EVERYTHING
+    assert firewall_access(hq_sets, nas, web, web)[0] == PortSet([(80, 80), (443, 443)])
     assert firewall_access(hq_sets, branch_agent, other_host, other_host)[0] == EVERYTHING
     assert peer(agent(result, 'hq'), 'site:branch')['links'] == ['apps', 'storage']
 
@@ -156,6 +159,7 @@ def test_users_only_get_peers_on_sites_they_can_dial():
 def test_user_plan_fields():
     inv = inventory()
     inv['network'].update({'dns': ['10.1.0.53'], 'mtu': 1380})
+    inv['policies'][1]['allow'].append('hq:lan:udp/53,tcp/53')
     result = build(inv)
     bob = result['plan']['users']['bob']
     assert bob['address'] == result['plan']['leases']['user/bob'] and bob['prefix'] == 32

@@ -39,8 +39,9 @@ def test_user_in_no_policy_gets_nothing():
     assert 'user:dave' not in result['matrix']
     for plan in result['plan']['agents'].values():
         assert plan['peers'] and all(p['name'] != 'user:dave' for p in plan['peers'])
-        for box in sum(firewall_boxes(plan).values(), []):
-            assert not box[0][0] <= dave <= box[0][1], box
+        for name, boxes in firewall_boxes(plan).items():
+            for box in boxes if name != 'agent' else ():
+                assert not box[0][0] <= dave <= box[0][1], box
     assert any("user 'dave'" in w and 'granted nothing' in w for w in result['report']['warnings'])
 
 
@@ -77,12 +78,16 @@ def test_policies_add_up():
 
 def test_except_removes_the_address_from_a_lan_that_contains_it():
     # admins-all: allow everything except hq:db (10.1.0.5 inside hq:lan 10.1.0.0/24).
+    # web (10.1.0.10) keeps its declared ports inside the LAN grant.
     result = build(inventory())
     assert _access(result, 'alice', 'hq', '10.1.0.5') == NOTHING
     assert _access(result, 'alice', 'hq', '10.1.0.0', '10.1.0.4') == EVERYTHING
-    assert _access(result, 'alice', 'hq', '10.1.0.6', '10.1.0.255') == EVERYTHING
+    assert _access(result, 'alice', 'hq', '10.1.0.6', '10.1.0.9') == EVERYTHING
+    assert _access(result, 'alice', 'hq', '10.1.0.10') == PortSet([(80, 80), (443, 443)])
+    assert _access(result, 'alice', 'hq', '10.1.0.11', '10.1.0.255') == EVERYTHING
     assert 'hq:db' not in result['matrix']['user:alice']
-    assert result['matrix']['user:alice']['hq:lan'] == 'partial: all except 10.1.0.5'
+    assert result['matrix']['user:alice']['hq:lan'] == ('partial: 10.1.0.0-10.1.0.4 all; 10.1.0.6-10.1.0.9 all; '
+                                                       '10.1.0.10 tcp/80,tcp/443; 10.1.0.11-10.1.0.255 all')
     # The client still routes the whole LAN to hq; the agent's firewall drops db.
     hq_peer = [p for p in result['plan']['users']['alice']['peers'] if p['site'] == 'hq'][0]
     assert hq_peer['allowed_ips'] == ['10.1.0.0/30', '10.1.0.4/32', '10.1.0.6/31', '10.1.0.8/29', '10.1.0.16/28',
@@ -92,14 +97,36 @@ def test_except_removes_the_address_from_a_lan_that_contains_it():
 def test_except_with_ports_removes_only_those_ports():
     result = build(_policies({'name': 'p', 'users': ['bob'], 'allow': ['hq:lan'], 'except': ['hq:lan:tcp/22,udp/53']}))
     expected = EVERYTHING.subtract(PortSet([(22, 22)], [(53, 53)]))
-    assert _access(result, 'bob', 'hq', '10.1.0.0', '10.1.0.255') == expected
-    assert result['matrix']['user:bob']['hq:lan'] == 'tcp/0-21,tcp/23-65535,udp/0-52,udp/54-65535,other-protocols'
+    assert _access(result, 'bob', 'hq', '10.1.0.11', '10.1.0.255') == expected
+    assert _access(result, 'bob', 'hq', '10.1.0.10') == PortSet([(80, 80), (443, 443)])
+    assert result['matrix']['user:bob']['hq:web'] == 'tcp/80,tcp/443'
 
 
 def test_except_with_ports_on_one_host_of_a_lan():
     result = build(_policies({'name': 'p', 'users': ['bob'], 'allow': ['hq:lan'], 'except': ['hq:db:tcp/5432']}))
-    assert _access(result, 'bob', 'hq', '10.1.0.5') == EVERYTHING.subtract(PortSet([(5432, 5432)]))
+    # db serves only tcp/5432 (its declared ports hold inside the LAN grant), and that is excepted.
+    assert _access(result, 'bob', 'hq', '10.1.0.5') == NOTHING
     assert _access(result, 'bob', 'hq', '10.1.0.6') == EVERYTHING
+    result = build(_policies({'name': 'p', 'users': ['bob'], 'allow': ['hq:lan'], 'except': ['hq:lan:tcp/22']}))
+    assert _access(result, 'bob', 'hq', '10.1.0.5') == PortSet([(5432, 5432)])
+    assert _access(result, 'bob', 'hq', '10.1.0.6') == EVERYTHING.subtract(PortSet([(22, 22)]))
+
+
+def test_declared_ports_hold_inside_any_broader_grant():
+    # "A resource with ports only ever allows those": a whole-site grant, a LAN grant and a
+    # link exposure of the LAN all stop at db's and web's declared ports.
+    for allow in (['hq'], ['*'], ['hq:lan'], ['hq:*']):
+        result = build(_policies({'name': 'p', 'users': ['bob'], 'allow': allow}))
+        assert _access(result, 'bob', 'hq', '10.1.0.5') == PortSet([(5432, 5432)]), allow
+        assert _access(result, 'bob', 'hq', '10.1.0.10') == PortSet([(80, 80), (443, 443)]), allow
+        assert _access(result, 'bob', 'hq', '10.1.0.11') == EVERYTHING, allow
+    # Two resources on one address: each grants its own ports, a broader grant their union.
+    inv = _policies({'name': 'p', 'users': ['bob'], 'allow': ['hq:lan']},
+                    {'name': 'q', 'users': ['carol'], 'allow': ['hq:admin']})
+    inv['sites']['gw-hq']['resources'].append({'name': 'admin', 'address': '10.1.0.10', 'ports': ['tcp/8443']})
+    result = build(inv)
+    assert _access(result, 'bob', 'hq', '10.1.0.10') == PortSet([(80, 80), (443, 443), (8443, 8443)])
+    assert _access(result, 'carol', 'hq', '10.1.0.10') == PortSet([(8443, 8443)])
 
 
 def test_except_applies_within_its_own_policy_only():
@@ -137,8 +164,10 @@ def test_port_narrowing_outside_the_resource_ports_grants_nothing():
 
 def test_port_narrowing_of_a_lan_with_every_port():
     result = build(_policies({'name': 'p', 'users': ['bob'], 'allow': ['hq:lan:tcp/22,tcp/8000-8100']}))
-    assert _access(result, 'bob', 'hq', '10.1.0.0', '10.1.0.255') == PortSet([(22, 22), (8000, 8100)])
-    assert result['matrix']['user:bob']['hq:lan'] == 'tcp/22,tcp/8000-8100'
+    assert _access(result, 'bob', 'hq', '10.1.0.11', '10.1.0.255') == PortSet([(22, 22), (8000, 8100)])
+    # db and web serve none of those ports: nothing there.
+    assert _access(result, 'bob', 'hq', '10.1.0.5') == NOTHING
+    assert result['matrix']['user:bob']['hq:lan'] == 'partial: tcp/22,tcp/8000-8100 except 10.1.0.5, 10.1.0.10'
 
 
 def test_ping_follows_port_access():
@@ -173,7 +202,7 @@ def test_grants_at_a_site_users_cannot_dial_are_dropped_with_a_warning():
 
 
 def _tests(result):
-    return dict(((t['user'], t['expect'], t['flow']), t) for t in result['report']['tests'])
+    return dict(((t['from'].split(':', 1)[1], t['expect'], t['flow']), t) for t in result['report']['tests'])
 
 
 def test_policy_tests_pass_and_fail():
@@ -198,7 +227,7 @@ def test_policy_tests_pass_and_fail():
     assert shop['passed'] is False and 'nothing at the site is reachable' in shop['detail']
     assert tests[('alice', 'deny', 'hq:db:tcp/5432')]['passed'] is True
     bad = tests[('alice', 'deny', 'hq:lan:tcp/22')]
-    assert bad['passed'] is False and 'partial: all except 10.1.0.5' in bad['detail']
+    assert bad['passed'] is False and '10.1.0.0-10.1.0.4 all' in bad['detail']
 
 
 def test_allow_test_with_ports_needs_every_port():
@@ -210,9 +239,10 @@ def test_allow_test_with_ports_needs_every_port():
 
 def test_allow_test_of_a_partly_excepted_lan_needs_every_address():
     inv = inventory(policy_tests=[{'user': 'alice', 'allow': ['hq:lan:tcp/80']}])
+    inv['sites']['gw-hq']['resources'][1]['ports'] = ['tcp/5432', 'tcp/80']    # db, excepted for alice
     test = build(inv)['report']['tests'][0]
     assert test['passed'] is False
-    assert 'except 10.1.0.5' in test['detail']
+    assert 'hq:lan has partial: 10.1.0.0-10.1.0.4 all; 10.1.0.6-' in test['detail']
 
 
 def test_expired_user_fails_allow_tests_and_passes_deny_tests():
@@ -238,7 +268,9 @@ def test_explain_allowed_names_the_policy():
 
 
 def test_explain_allowed_with_arrow_syntax():
-    assert _explain('alice -> branch:lan:udp/161')['verdict'] == 'allowed'
+    assert _explain('alice -> branch:lan:tcp/445')['verdict'] == 'allowed'
+    # nas keeps its declared ports inside the LAN: udp/161 is not allowed on every address.
+    assert _explain('alice -> branch:lan:udp/161')['verdict'] == 'denied'
 
 
 def test_explain_denied_because_of_an_except():
@@ -294,18 +326,22 @@ def test_explain_expired_user():
 
 
 def test_explain_site_to_site():
-    assert _explain('branch hq:lan') == {
-        'query': 'branch hq:lan', 'verdict': 'allowed',
-        'reasons': ['hq:lan is exposed to branch by link hq-branch (all)']}
+    answer = _explain('branch hq:lan')
+    assert answer['verdict'] == 'allowed'
+    assert answer['reasons'][0] == "link 'hq-branch': branch (agent, nas) may open connections to lan exposed by hq"
     answer = _explain('branch hq:db')
+    assert answer['verdict'] == 'allowed'     # db lies inside hq:lan, which is exposed: on db's own port
+    assert answer['reasons'][-1] == 'hq:db is reached as: tcp/5432'
+    answer = _explain('branch:lan hq:lan')
     assert answer['verdict'] == 'denied'
-    assert answer['reasons'] == ['link hq-branch does not expose hq:db to branch']
+    assert "link 'hq-branch': branch:lan opens no connections on it (connect: agent, nas)" in answer['reasons']
     answer = _explain('shop hq:web:tcp/22')
     assert answer['verdict'] == 'denied'
-    assert answer['reasons'] == ['hq:web is exposed by link shop-hq only as tcp/80,tcp/443']
+    assert 'hq:web is reached as: tcp/80,tcp/443' in answer['reasons']
     answer = _explain('shop branch:nas')
     assert answer == {'query': 'shop branch:nas', 'verdict': 'denied', 'reasons': ['no link joins shop and branch']}
     assert _explain('hq branch:agent')['verdict'] == 'allowed'
+    assert _explain('hq:lan branch:agent')['verdict'] == 'denied'
 
 
 @pytest.mark.parametrize('query', ['alice', 'alice hq:web extra', 'mallory hq:web', 'alice nowhere:lan',
@@ -352,8 +388,8 @@ def test_diff_of_a_removed_user_and_a_removed_link():
     inv['links'] = inv['links'][:1]
     diff = build(inv, previous=previous)['report']['diff']
     assert {'from': 'user:carol', 'to': 'hq:db', 'ports': 'tcp/5432'} in diff['newly_denied']
-    assert {'from': 'site:shop', 'to': 'hq:web', 'ports': 'tcp/80,tcp/443'} in diff['newly_denied']
-    assert {'from': 'site:hq', 'to': 'shop:agent', 'ports': 'all'} in diff['newly_denied']
+    assert {'from': 'site:shop:lan', 'to': 'hq:web', 'ports': 'tcp/80,tcp/443'} in diff['newly_denied']
+    assert {'from': 'site:hq:agent', 'to': 'shop:agent', 'ports': 'all'} in diff['newly_denied']
     assert diff['newly_allowed'] == []
 
 
