@@ -124,11 +124,37 @@ def restrict_ports(a, ports):
 
 
 def from_pieces(pieces):
-    """Build a map from possibly overlapping pieces."""
-    result = []
-    for piece in sorted(pieces, key=lambda p: (p[0], p[1])):
-        result = union(result, [piece])
-    return result
+    """Build a map from possibly overlapping ``(lo, hi, PortSet)`` pieces
+    (one sweep over their bounds; where pieces overlap, their ports add up)."""
+    pieces = [piece for piece in pieces if piece[2]]
+    if len(pieces) <= 1:
+        return [tuple(piece) for piece in pieces]
+    bounds = sorted(set([lo for lo, _hi, _ps in pieces] + [hi + 1 for _lo, hi, _ps in pieces]))
+    order = sorted(pieces, key=lambda piece: piece[0])
+    unions = {}
+    out = []
+    active = []
+    index = 0
+    for k in range(len(bounds) - 1):
+        start, end = bounds[k], bounds[k + 1] - 1
+        while index < len(order) and order[index][0] <= start:
+            active.append(order[index])
+            index += 1
+        active = [piece for piece in active if piece[1] >= start]
+        if not active:
+            continue
+        ports = active[0][2]
+        for piece in active[1:]:
+            if piece[2] is not ports:
+                key = (ports, piece[2])
+                if key not in unions:
+                    unions[key] = _union(ports, piece[2])
+                ports = unions[key]
+        if out and out[-1][1] == start - 1 and out[-1][2] == ports:
+            out[-1] = (out[-1][0], end, ports)
+        else:
+            out.append((start, end, ports))
+    return out
 
 
 def covers(amap, lo, hi, ports):

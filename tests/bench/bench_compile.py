@@ -221,9 +221,17 @@ def _links(rng, count, sites):
             blind += 0 if other['dialable'] else 1
             members.append(other)
         exposes = {}
-        for site in members:
+        one_way = rng.random() < 0.5
+        for position, site in enumerate(members):
             names = [r['name'] for r in site['resources']]
-            exposes[site['name']] = sorted(rng.sample(names, rng.randint(0, min(2, len(names)))))
+            chosen = sorted(rng.sample(names, rng.randint(0, min(2, len(names)))))
+            if not one_way:
+                exposes[site['name']] = chosen
+            elif position == 0:
+                # One way: the hub offers some resources, the spokes open connections to them.
+                exposes[site['name']] = {'expose': chosen}
+            else:
+                exposes[site['name']] = {'connect': chosen + ['agent']}
         links.append({'name': '%s-%03d' % (rng.choice(LINK_PURPOSES), index), 'sites': exposes,
                       'description': 'hub %s' % members[0]['name']})
     return links
@@ -331,7 +339,9 @@ def _policy_tests(rng, count, sites, users, policies):
     candidates = [p for p in policies if p.get('groups') and p['groups'][0] in members and 'except' not in p
                   and p['allow'][0].split(':')[0] in dialable]
     for policy in rng.sample(candidates, min(count - 1, len(candidates))):
-        tests.append({'user': rng.choice(members[policy['groups'][0]]), 'allow': [policy['allow'][0]]})
+        # Something of the first term's resource is reachable (its declared ports may narrow the term).
+        tests.append({'user': rng.choice(members[policy['groups'][0]]),
+                      'allow': [':'.join(policy['allow'][0].split(':')[:2])]})
     return tests
 
 
