@@ -14,7 +14,7 @@ export ANSIBLE_COLLECTIONS_PATH := $(COLLECTIONS)
 export ANSIBLE_CONFIG := $(CURDIR)/ansible.cfg
 export PYTHONDONTWRITEBYTECODE := 1
 
-.PHONY: help venv collection docker image lab-up demo demo-down test unit lint sanity molecule molecule-all bench plan clean
+.PHONY: help venv collection docker image host-tools lab-up demo demo-down test unit host lint sanity molecule molecule-all bench plan clean
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-14s %s\n", $$1, $$2}'
@@ -32,6 +32,9 @@ collection: ## Make this checkout importable as meshconnect.mesh
 
 docker: ## Install and start Docker when needed
 	@scripts/docker-ready.sh
+
+host-tools: ## Install nftables, iproute2, ping and python3-nftables for the host tests
+	@scripts/host-tools.sh
 
 image: docker ## Build (or reuse) the lab base image
 	@scripts/lab-image.sh
@@ -59,6 +62,9 @@ plan: venv collection ## Compile the example inventory and print the report
 unit: venv collection ## Unit tests of the compiler and plugin tests
 	$(BIN)/pytest -q tests/unit tests/plugins
 
+host: venv collection host-tools ## The agent's firewall and guard with real packets in network namespaces (root)
+	$(BIN)/pytest -q tests/host
+
 lint: venv collection ## ansible-lint, production profile
 	$(BIN)/ansible-lint --profile production
 
@@ -75,7 +81,7 @@ molecule-all: venv collection image ## Every Molecule scenario, one after the ot
 bench: venv collection ## Compile synthetic inventories and print time and memory
 	$(BIN)/python tests/bench/bench_compile.py
 
-test: unit lint sanity molecule-all ## Every test
+test: unit host lint sanity molecule-all ## Every test
 	@echo "all tests passed"
 
 clean: ## Remove the virtualenv and build output

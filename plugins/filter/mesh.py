@@ -9,6 +9,8 @@ __metaclass__ = type
 
 from ansible.errors import AnsibleFilterError
 
+from ansible_collections.meshconnect.mesh.plugins.module_utils.mesh_denylog import attribute, deny_table
+from ansible_collections.meshconnect.mesh.plugins.module_utils.mesh_mgmt import ManagementError, management_access
 from ansible_collections.meshconnect.mesh.plugins.module_utils.mesh_net import AddressError
 from ansible_collections.meshconnect.mesh.plugins.module_utils.mesh_probe import drift, probe_report, probe_table, probe_targets
 from ansible_collections.meshconnect.mesh.plugins.module_utils.mesh_report import matrix_table, nft_elements, report_text
@@ -54,10 +56,17 @@ def _require_dict(name, value, what):
         raise AnsibleFilterError('%s expects %s (a dict), got %s' % (name, what, _type_name(value)))
 
 
-def _probe_targets(plan, ports=None, principal=None):
+def _probe_targets(plan, ports=None, principal=None, extra=None):
     _require_dict('probe_targets', plan, 'the plan of mesh_plan')
+    if extra is not None and not isinstance(extra, (list, tuple)):
+        raise AnsibleFilterError('probe_targets: extra targets must be a list of {name, address}, got %s'
+                                 % _type_name(extra))
+    for entry in extra or []:
+        if not isinstance(entry, dict) or not isinstance(entry.get('name'), str) or \
+                not isinstance(entry.get('address'), str):
+            raise AnsibleFilterError('probe_targets: each extra target needs name and address, got %r' % (entry,))
     try:
-        return probe_targets(plan, list(ports or []), principal)
+        return probe_targets(plan, list(ports or []), principal, list(extra or []))
     except (AddressError, KeyError) as exc:
         raise AnsibleFilterError('probe_targets: %s' % exc)
 
@@ -91,10 +100,31 @@ def _topology_svg(plan, matrix):
         raise AnsibleFilterError('topology_svg: malformed plan: %s' % exc)
 
 
+def _management_access(agent_plan, sources=None, ports=None, controller=None):
+    _require_dict('management_access', agent_plan, "an agent's plan")
+    try:
+        return management_access(agent_plan, list(sources or []) if isinstance(sources, (list, tuple)) else sources,
+                                 list(ports or []) if isinstance(ports, (list, tuple)) else ports,
+                                 controller or None)
+    except ManagementError as exc:
+        raise AnsibleFilterError(str(exc))
+
+
+def _deny_report(results, plan):
+    _require_dict('deny_report', results, 'agent host -> the denies of meshconnect.mesh.deny_log')
+    _require_dict('deny_report', plan, 'the plan of mesh_plan')
+    try:
+        return deny_table(attribute(plan, results))
+    except (KeyError, TypeError) as exc:
+        raise AnsibleFilterError('deny_report: malformed denies: %s' % exc)
+
+
 class FilterModule:
     def filters(self):
         return {
             'agent_drift': _agent_drift,
+            'deny_report': _deny_report,
+            'management_access': _management_access,
             'matrix_table': _matrix_table,
             'nft_elements': _nft_elements,
             'probe_report': _probe_report,

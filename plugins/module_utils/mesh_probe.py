@@ -41,16 +41,18 @@ def _inside(value, texts):
     return False
 
 
-def probe_targets(plan, ports, principal=None):
-    """Every probe target of the mesh: each agent's overlay address and every
-    single-address resource, with ICMP and each of ``ports`` (plus the
-    resource's own TCP ports); and every user's overlay address (ICMP), which
-    nobody may reach.  The prober's own targets are left out: its own site
-    (``site:NAME``: that LAN is not reached over the mesh) or its own address
-    (``user:NAME``).
+def probe_targets(plan, ports, principal=None, extra=None):
+    """Every probe target of the mesh: each agent's overlay address, its
+    addresses inside its site's resources (the agent, reached by another
+    address: ``SITE:agent@ADDRESS``) and every single-address resource, with
+    ICMP and each of ``ports`` (plus the resource's own TCP ports); every
+    user's overlay address (ICMP), which nobody may reach; and ``extra``
+    targets (``{name, address}``, such as a host on a site's uplink).  The
+    prober's own targets are left out: its own site (``site:NAME``: that LAN
+    is not reached over the mesh) or its own address (``user:NAME``).
     """
     kind, _sep, name = (principal or '').partition(':')
-    exclude_site = name if kind == 'site' else None
+    exclude_site = name.partition(':')[0] if kind == 'site' else None
     exclude_user = name if kind == 'user' else None
     base = []
     for spec in ports:
@@ -58,45 +60,72 @@ def probe_targets(plan, ports, principal=None):
         if proto == 'tcp':
             base.append(lo)
     targets = []
+
+    def add(target, address, own=()):
+        targets.append({'target': target, 'address': address, 'proto': 'icmp', 'port': None})
+        targets.extend({'target': target, 'address': address, 'proto': 'tcp', 'port': port}
+                       for port in sorted(set(base) | set(own)))
+
     for agent in sorted(plan['agents'].values(), key=lambda a: a['site']):
         if agent['site'] == exclude_site:
             continue
+        ranges = [r['cidr'] for r in agent['resources'] if r['cidr'] and r['kind'] != 'agent']
         for res in agent['resources']:
             if not res['cidr'].endswith('/32'):
                 continue
-            address = res['cidr'][:-3]
             own = []
             if res['ports'] not in ('all', 'none'):
                 for token in res['ports'].split(','):
                     if token.startswith('tcp/') and '-' not in token:
                         own.append(int(token[4:]))
-            tcp = sorted(set(base) | set(own))
-            name = '%s:%s' % (agent['site'], res['name'])
-            targets.append({'target': name, 'address': address, 'proto': 'icmp', 'port': None})
-            targets.extend({'target': name, 'address': address, 'proto': 'tcp', 'port': port} for port in tcp)
+            add('%s:%s' % (agent['site'], res['name']), res['cidr'][:-3], own)
+        if agent['router']:
+            for address in agent.get('local_addresses') or []:
+                if _inside(parse_ip(address), ranges):
+                    add('%s:agent@%s' % (agent['site'], address), address)
     for user in sorted(plan['users'].values(), key=lambda u: u['name']):
         if user['name'] == exclude_user:
             continue
         targets.append({'target': 'user:%s' % user['name'], 'address': user['address'], 'proto': 'icmp',
                         'port': None})
+    for entry in extra or []:
+        add(entry['name'], entry['address'])
     return targets
 
 
 def _owner(plan, address):
-    """The agent plan that owns ``address`` (its overlay address or a resource)."""
+    """``(agent plan, to_agent)`` for the agent that owns ``address``: the
+    agent itself (its overlay address or any of its own addresses) or a
+    resource behind it; ``(None, False)`` when nobody does."""
     value = parse_ip(address)
     for agent in plan['agents'].values():
-        if agent['address'] == address:
-            return agent
+        if agent['address'] == address or address in (agent.get('local_addresses') or []):
+            return agent, True
+    for agent in plan['agents'].values():
         for res in agent['resources']:
             if res['cidr'] and _inside(value, [res['cidr']]):
-                return agent
-    return None
+                return agent, not agent['router'] and res['kind'] == 'local'
+    return None, False
 
 
-def _firewall_allows(agent, src, dst, proto, port):
+def _port_elements_allow(elements, proto, port):
+    for element in elements:
+        e_proto, e_ports = [part.strip() for part in element.split(' . ')]
+        lo, _sep, hi = e_ports.partition('-')
+        if e_proto == proto and int(lo) <= port <= int(hi or lo):
+            return True
+    return False
+
+
+def _firewall_allows(agent, src, dst, proto, port, to_agent):
     for group in agent['firewall']['groups']:
         if not _inside(src, group['sources']):
+            continue
+        if to_agent:
+            if proto == 'icmp' and (group['agent_other'] or group['agent_ping']):
+                return True
+            if proto != 'icmp' and _port_elements_allow(group['agent_ports'], proto, port):
+                return True
             continue
         if proto == 'icmp':
             if _inside(dst, group['other']) or _inside(dst, group['ping']):
@@ -116,11 +145,12 @@ def expected(plan, principal, source, address, proto, port):
     """Whether the plan lets ``principal`` (``user:NAME`` or ``site:NAME``),
     sending from ``source``, reach ``address`` with ``proto``/``port``."""
     kind, _sep, name = principal.partition(':')
+    name = name.partition(':')[0]
     try:
         src, dst = parse_ip(source), parse_ip(address)
     except AddressError:
         return False
-    owner = _owner(plan, address)
+    owner, to_agent = _owner(plan, address)
     if owner is None:
         return False
     if kind == 'user':
@@ -128,14 +158,14 @@ def expected(plan, principal, source, address, proto, port):
         if user is None or user['expired']:
             return False
         routed = any(p['site'] == owner['site'] and _inside(dst, p['allowed_ips']) for p in user['peers'])
-        accepted = any(p['name'] == principal and _inside(src, p['allowed_ips']) for p in owner['peers'])
-        return routed and accepted and _firewall_allows(owner, src, dst, proto, port)
+        accepted = any(p['name'] == 'user:' + name and _inside(src, p['allowed_ips']) for p in owner['peers'])
+        return routed and accepted and _firewall_allows(owner, src, dst, proto, port, to_agent)
     home = [a for a in plan['agents'].values() if a['site'] == name]
     if not home or owner['site'] == name:
         return False
     routed = any(p['name'] == 'site:' + owner['site'] and _inside(dst, p['allowed_ips']) for p in home[0]['peers'])
     accepted = any(p['name'] == 'site:' + name and _inside(src, p['allowed_ips']) for p in owner['peers'])
-    return routed and accepted and _firewall_allows(owner, src, dst, proto, port)
+    return routed and accepted and _firewall_allows(owner, src, dst, proto, port, to_agent)
 
 
 def probe_report(plan, results):
@@ -221,6 +251,15 @@ def drift(agent, live):
                                                        'on' if agent['forwarding'] else 'off'))
     if not live.get('firewall_loaded'):
         out.append('the nftables table inet meshconnect is not loaded')
+    elif live.get('firewall_drift'):
+        out.append('the live nftables table differs from %s: %s' % (live.get('firewall_file', 'its file'),
+                                                                    '; '.join(live['firewall_drift'])))
     elif live.get('firewall_digest') != live.get('firewall_file_digest'):
         out.append('the live nftables table differs from %s' % live.get('firewall_file', 'its file'))
+    if live.get('guard') is None and 'guard' in live:
+        out.append('the guard (meshconnect-guard) is not installed')
+    elif live.get('guard'):
+        out.append('the routing guard is incomplete: %s' % '; '.join(live['guard']))
+    if live.get('firewall_service') is False:
+        out.append('meshconnect-firewall.service (which restores the table after a flush) is not running')
     return out

@@ -25,8 +25,12 @@ options:
     description: The ruleset file the agent role installed.
     type: path
     default: /etc/meshconnect/firewall.nft
+  guard:
+    description: The guard the agent role installed (C(meshconnect-guard)), asked whether the routing guard is complete.
+    type: path
+    default: /usr/local/sbin/meshconnect-guard
 requirements:
-  - wireguard-tools, iproute2 and nftables on the managed host
+  - wireguard-tools, iproute2, nftables and util-linux on the managed host
 attributes:
   check_mode:
     description: Can run in check mode and return changed status prediction without modifying target.
@@ -92,13 +96,29 @@ state:
     firewall_file_digest:
       description: The digest in O(firewall_file).
       type: str
+    firewall_drift:
+      description:
+        - How the live table differs from what O(firewall_file) loads to, both listed without counters (unified diff
+          lines, C(-) missing from the live table, C(+) extra in it); empty when they are equal.
+      type: list
+      elements: str
+    guard:
+      description: What is wrong with the routing guard (empty when it is complete); null when the guard is missing.
+      type: list
+      elements: str
+    firewall_service:
+      description: Whether C(meshconnect-firewall.service), which restores the table after a flush, is running.
+      type: bool
 '''
 
 import json
+import os
 
 from ansible.module_utils.basic import AnsibleModule
 
-from ansible_collections.meshconnect.mesh.plugins.module_utils.mesh_nft import find_digest
+from ansible_collections.meshconnect.mesh.plugins.module_utils.mesh_nft import (
+    ListingError, expected_listing, find_digest, listing_diff, live_listing,
+)
 from ansible_collections.meshconnect.mesh.plugins.module_utils.mesh_wgconf import normalise_cidr, parse_dump_peers
 
 
@@ -112,6 +132,7 @@ def main():
         argument_spec={
             'interface': {'type': 'str', 'default': 'mc0'},
             'firewall_file': {'type': 'path', 'default': '/etc/meshconnect/firewall.nft'},
+            'guard': {'type': 'path', 'default': '/usr/local/sbin/meshconnect-guard'},
         },
         supports_check_mode=True,
     )
@@ -164,6 +185,28 @@ def main():
             state['firewall_file_digest'] = find_digest(handle.read())
     except (IOError, OSError):
         state['firewall_file_digest'] = None
+    state['firewall_drift'] = []
+    if nft and table is not None and state['firewall_file_digest']:
+        def run(args):
+            return module.run_command(args)
+        live = live_listing(run, nft)
+        try:
+            expected = expected_listing(run, nft, module.get_bin_path('unshare'), module.params['firewall_file'])
+            state['firewall_drift'] = listing_diff(expected, live) if expected != live else []
+        except ListingError as exc:
+            module.warn('cannot list what %s loads to: %s' % (module.params['firewall_file'], exc))
+    state['guard'] = None
+    if os.path.exists(module.params['guard']):
+        rc, out, _err = module.run_command([module.params['guard'], 'check', iface])
+        try:
+            state['guard'] = json.loads(out)['guard']
+        except (ValueError, KeyError, TypeError):
+            state['guard'] = ['the guard could not be checked (rc %d)' % rc]
+    systemctl = module.get_bin_path('systemctl')
+    state['firewall_service'] = None
+    if systemctl:
+        rc, _out, _err = module.run_command([systemctl, 'is-active', '--quiet', 'meshconnect-firewall.service'])
+        state['firewall_service'] = rc == 0
     module.exit_json(changed=False, state=state)
 
 

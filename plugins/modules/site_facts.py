@@ -13,14 +13,18 @@ module: site_facts
 short_description: Discover an agent's local resources, NAT situation and WireGuard implementation
 version_added: 0.1.0
 description:
-  - Lists the host's IPv4 addresses and attached subnets, which the compiler offers as C(local-IFNAME) resources
-    of the site. Loopback, link-local addresses, interfaces that are down, and the interfaces in
-    O(exclude_interfaces) (the overlay interface among them) are left out.
+  - Lists the host's IPv4 addresses and attached subnets, with each interface's kind (C(vxlan), C(tun), ...) and
+    whether it holds the default route. The compiler offers them as C(local-IFNAME) resources of the site, except
+    uplinks, virtual interfaces and container bridges, and shows what it skipped and why in the plan.
+    Loopback, link-local addresses, interfaces that are down, and the interfaces in O(exclude_interfaces) (the
+    overlay interface among them) are left out here.
   - Detects NAT by comparing the source address the host uses for outbound traffic with the addresses of its
-    declared O(endpoint), and warns when peers are expected to dial a NATed agent that has no port forward.
-  - Decides between the kernel WireGuard module and the userspace C(wireguard-go), by trying to create a
-    WireGuard link (removed at once), or by the type of the existing overlay interface.
-  - Read-only apart from that probe link; returns everything as the fact C(meshconnect_discovered).
+    declared O(endpoint), and warns when the inventory does not say how peers reach a NATed agent.
+  - Decides between the kernel WireGuard module and the userspace C(wireguard-go), by the type of the existing
+    overlay interface, else by trying to create a WireGuard link (removed at once). In check mode nothing is
+    created: the module is looked for with C(modprobe -n) instead.
+  - Read-only apart from that probe link outside check mode; returns everything as the fact
+    C(meshconnect_discovered).
 options:
   exclude_interfaces:
     description: Interfaces never reported (the overlay interface, container bridges, ...).
@@ -35,9 +39,12 @@ options:
     type: bool
     default: false
   listen_port:
-    description: The WireGuard port, used in messages.
+    description: The WireGuard port the agent listens on, used in messages.
     type: int
     default: 51820
+  endpoint_port:
+    description: The port peers dial (a NAT router may forward another port to O(listen_port)); defaults to O(listen_port).
+    type: int
   wireguard:
     description: C(auto) probes the kernel; C(kernel) or C(userspace) force the choice.
     type: str
@@ -81,7 +88,9 @@ ansible_facts:
       type: dict
       contains:
         interfaces:
-          description: One entry per address, with C(name), C(address) and C(prefix).
+          description:
+            - One entry per address, with C(name), C(address), C(prefix), C(kind) (the link type, null for a plain
+              device) and C(default_route) (the interface holds the default route).
           type: list
           elements: dict
         route_source:
@@ -100,6 +109,7 @@ ansible_facts:
 '''
 
 import json
+import os
 import socket
 
 from ansible.module_utils.basic import AnsibleModule
@@ -118,6 +128,10 @@ def _ip_json(module, ip, args):
 
 
 def discover_interfaces(module, ip, excluded):
+    kinds = {}
+    for link in _ip_json(module, ip, ['-d', 'link', 'show']) or []:
+        kinds[link.get('ifname')] = (link.get('linkinfo') or {}).get('info_kind')
+    default_devices = set(route.get('dev') for route in _ip_json(module, ip, ['-4', 'route', 'show', 'default']) or [])
     found = []
     for link in _ip_json(module, ip, ['-4', 'addr', 'show']) or []:
         name = link.get('ifname')
@@ -131,7 +145,8 @@ def discover_interfaces(module, ip, excluded):
                 continue
             if info.get('scope') not in (None, 'global'):
                 continue
-            found.append({'name': name, 'address': address, 'prefix': int(info.get('prefixlen', 32))})
+            found.append({'name': name, 'address': address, 'prefix': int(info.get('prefixlen', 32)),
+                          'kind': kinds.get(name), 'default_route': name in default_devices})
     return sorted(found, key=lambda entry: (entry['name'], entry['address']))
 
 
@@ -162,6 +177,14 @@ def wireguard_implementation(module, ip, wanted, overlay):
                 return 'kernel'
             if kind == 'tun':
                 return 'userspace'
+    if module.check_mode:
+        # Nothing is created in check mode: ask whether the module could be loaded (or is built in).
+        if os.path.isdir('/sys/module/wireguard'):
+            return 'kernel'
+        modprobe = module.get_bin_path('modprobe')
+        if modprobe and module.run_command([modprobe, '-n', '-q', 'wireguard'])[0] == 0:
+            return 'kernel'
+        return 'userspace'
     rc, _out, _err = module.run_command([ip, 'link', 'add', PROBE_LINK, 'type', 'wireguard'])
     if rc == 0:
         module.run_command([ip, 'link', 'del', PROBE_LINK])
@@ -176,6 +199,7 @@ def main():
             'endpoint': {'type': 'str'},
             'port_forwarding': {'type': 'bool', 'default': False},
             'listen_port': {'type': 'int', 'default': 51820},
+            'endpoint_port': {'type': 'int'},
             'wireguard': {'type': 'str', 'default': 'auto', 'choices': ['auto', 'kernel', 'userspace']},
         },
         supports_check_mode=True,
@@ -191,13 +215,15 @@ def main():
     behind_nat = bool(endpoint_addresses) and not (own & set(endpoint_addresses))
     if endpoint and not endpoint_addresses:
         module.warn('endpoint %s does not resolve from this host; peers may not resolve it either.' % endpoint)
+    dialled = params['endpoint_port'] or params['listen_port']
     if behind_nat and not params['port_forwarding']:
         module.warn(
-            'this agent is behind NAT: it sends from %s, but its endpoint %s is %s. Peers and users that dial '
-            '%s:%d will not reach it unless UDP %d is forwarded to this host; once it is, set '
-            'port_forwarding: true and behind_nat: true in meshconnect_site (or remove endpoint if nothing '
-            'should dial it).' % (source or 'an address it does not own', endpoint, ', '.join(endpoint_addresses),
-                                  endpoint, params['listen_port'], params['listen_port']))
+            'this agent sends from %s, but its endpoint %s is %s: it is behind NAT. If that NAT forwards UDP %d to '
+            'this host (UDP %d here) - a port forward on a router, or a 1:1 NAT such as a cloud elastic IP, which '
+            'forwards every port - set behind_nat: true and port_forwarding: true in meshconnect_site. Otherwise '
+            'peers and users that dial %s:%d never reach it: remove endpoint and let it dial out.'
+            % (source or 'an address it does not own', endpoint, ', '.join(endpoint_addresses), dialled,
+               params['listen_port'], endpoint, dialled))
     discovered = {
         'interfaces': interfaces,
         'route_source': source,
