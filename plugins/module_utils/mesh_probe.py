@@ -47,7 +47,8 @@ def probe_targets(plan, ports, principal=None, extra=None):
     address: ``SITE:agent@ADDRESS``) and every single-address resource, with
     ICMP and each of ``ports`` (plus the resource's own TCP ports); every
     user's overlay address (ICMP), which nobody may reach; and ``extra``
-    targets (``{name, address}``, such as a host on a site's uplink).  The
+    targets (``{name, address, site}``, such as a host on a site's uplink:
+    ``site`` is where it is, whose own probers reach it without the mesh).  The
     prober's own targets are left out: its own site (``site:NAME``: that LAN
     is not reached over the mesh) or its own address (``user:NAME``).
     """
@@ -89,7 +90,8 @@ def probe_targets(plan, ports, principal=None, extra=None):
         targets.append({'target': 'user:%s' % user['name'], 'address': user['address'], 'proto': 'icmp',
                         'port': None})
     for entry in extra or []:
-        add(entry['name'], entry['address'])
+        if entry.get('site') is None or entry['site'] != exclude_site:
+            add(entry['name'], entry['address'])
     return targets
 
 

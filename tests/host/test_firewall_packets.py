@@ -142,6 +142,18 @@ def test_a_one_way_link_with_ports(fresh):
     assert lab.tcp(branch_agent, '10.10.0.5', 5432) == 'timeout'        # the agent does not connect
 
 
+def test_a_masquerading_agent_passes_replies_and_keeps_denies(fresh, tmp_path):
+    lab = fresh
+    lab.load(render_firewall(dict(lab.plan, masquerade=True), str(tmp_path)))
+    alice = _user(lab, 'alice')
+    # The LAN host answers the agent's LAN address; the reply goes back into the mesh (marked after
+    # the destination NAT), and what is denied stays denied.
+    assert lab.reaches(alice, '10.10.0.77', 22)
+    assert lab.ping(alice, '10.10.0.77')
+    assert lab.tcp(alice, '10.10.0.5', 22) == 'timeout'
+    assert lab.tcp('10.10.0.77', alice, 22, name='lan') == 'timeout'
+
+
 def test_sites_never_open_connections_to_users(fresh):
     lab = fresh
     assert lab.tcp('10.10.0.77', _user(lab, 'alice'), 22, name='lan') == 'timeout'

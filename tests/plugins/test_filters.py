@@ -42,6 +42,9 @@ PLAYBOOK = r'''---
           ports: "{{ mesh.plan.agents['gw-hq'].firewall.groups | meshconnect.mesh.nft_elements('ports') }}"
           other: "{{ mesh.plan.agents['gw-hq'].firewall.groups | meshconnect.mesh.nft_elements('other') }}"
           ping: "{{ mesh.plan.agents['gw-hq'].firewall.groups | meshconnect.mesh.nft_elements('ping') }}"
+          agent_ports: "{{ mesh.plan.agents['gw-hq'].firewall.groups | meshconnect.mesh.nft_elements('agent_ports') }}"
+          agent_other: "{{ mesh.plan.agents['gw-hq'].firewall.groups | meshconnect.mesh.nft_elements('agent_other') }}"
+          agent_ping: "{{ mesh.plan.agents['gw-hq'].firewall.groups | meshconnect.mesh.nft_elements('agent_ping') }}"
 
     - name: Check the rendering where it is used
       ansible.builtin.assert:
@@ -154,7 +157,8 @@ def test_matrix_table(filtered):
     assert re.match(r'^ +branch:lan +all$', lines[2])
     assert any(re.match(r'^user:bob +hq:lan +partial: 10\.10\.0\.80 tcp/443$', line) for line in lines)
     sources = [line.split()[0] for line in lines[1:] if not line.startswith(' ')]
-    assert sources == ['user:alice', 'user:bob', 'user:carol', 'site:branch', 'site:hq']
+    assert sources == ['user:alice', 'user:bob', 'user:carol', 'site:branch:agent', 'site:branch:lan', 'site:hq:agent',
+                       'site:hq:lan']
     assert len(lines) == 1 + sum(len(rows) for rows in matrix.values())
     limited = out['rendered']['table_2'].splitlines()
     assert [line.split() for line in limited[:3]] == [line.split() for line in lines[:3]]
@@ -181,7 +185,7 @@ def test_report_text(filtered):
 def test_nft_elements(filtered):
     _run, out = filtered
     groups, leases, rendered = out['groups'], out['leases'], out['rendered']
-    for kind in ('ports', 'other', 'ping'):
+    for kind in ('ports', 'other', 'ping', 'agent_ports', 'agent_other', 'agent_ping'):
         assert rendered[kind] == nft_elements(groups, kind)
     bob, carol, alice = leases['user/bob'], leases['user/carol'], leases['user/alice']
     hq, branch = leases['agent/hq'], leases['agent/branch']
@@ -191,12 +195,18 @@ def test_nft_elements(filtered):
     assert not [e for e in rendered['ports'] if e.startswith(bob + ' . ') and not e.endswith('tcp . 443')]
     assert sorted(e for e in rendered['ping'] if e.startswith((bob + ' ', carol + ' '))) == [
         '%s . 10.10.0.80' % bob, '%s . 10.10.0.80' % carol]
-    # alice reaches everything at hq, its agent included, with every protocol.
-    assert '%s . 10.10.0.0/24' % alice in rendered['other']
-    assert '%s . %s' % (alice, hq) in rendered['other']
-    # The linked branch (its agent and its LAN) reaches hq's LAN.
-    assert '10.20.0.0/24 . 10.10.0.0/24 . tcp . 0-65535' in rendered['ports']
-    assert '%s . 10.10.0.0/24' % branch in rendered['other']
+    # alice reaches everything at hq with every protocol, but db and web on their own ports only;
+    # the agent is looked up without a destination.
+    assert '%s . 10.10.0.81-10.10.0.255' % alice in rendered['other']
+    assert '%s . 10.10.0.5 . tcp . 5432' % alice in rendered['ports']
+    assert not [e for e in rendered['other'] if e.startswith(alice + ' . 10.10.0.5')]
+    assert alice in rendered['agent_other'] and '%s . %s' % (alice, hq) not in rendered['other']
+    # The linked branch (its agent and its LAN) reaches hq's LAN, and the agents reach each other.
+    assert '10.20.0.0/24 . 10.10.0.0-10.10.0.4 . tcp . 0-65535' in rendered['ports']
+    assert '%s . 10.10.0.6-10.10.0.79' % branch in rendered['other']
+    assert branch in rendered['agent_other']
+    for element in rendered['agent_ports']:
+        assert re.match(r'^[0-9./]+ \. (tcp|udp) \. \d+(-\d+)?$', element), element
     # Every element is SRC . DST[ . PROTO . PORTS].
     for element in rendered['ports']:
         assert re.match(r'^[0-9./]+ \. [0-9./-]+ \. (tcp|udp) \. \d+(-\d+)?$', element), element
@@ -209,7 +219,7 @@ def test_nft_elements(filtered):
     ('table_str', 'matrix_table expects the report matrix (a dict), got str'),
     ('text_list', 'report_text expects the report of mesh_plan (a dict), got list'),
     ('text_int', 'report_text expects the report of mesh_plan (a dict), got int'),
-    ('kind', "nft_elements: kind must be ports, other or ping, not 'tcp'"),
+    ('kind', "nft_elements: kind must be one of ports, other, ping, agent_ports, agent_other, agent_ping, not 'tcp'"),
     ('groups_dict', 'nft_elements expects the firewall groups of an agent plan: '),
     ('groups_missing', "nft_elements expects the firewall groups of an agent plan: 'ports'"),
 ])

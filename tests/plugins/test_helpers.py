@@ -224,7 +224,8 @@ NATED_PEER = {'name': 'site:shop', 'endpoint': 'shop.example.test:41820', 'behin
               'port_forwarding': True}
 SILENT_PEER = {'name': 'site:lyon', 'endpoint': None, 'behind_nat': True, 'port_forwarding': False}
 OWN_PUBLIC = {'endpoint': '198.51.100.1:51820', 'behind_nat': False, 'port_forwarding': False, 'listen_port': 51820}
-OWN_NATED = {'endpoint': 'hq.example.test:41820', 'behind_nat': True, 'port_forwarding': True, 'listen_port': 51820}
+OWN_NATED = {'endpoint': 'hq.example.test:41820', 'endpoint_port': 41820, 'behind_nat': True, 'port_forwarding': True,
+             'listen_port': 51820}
 OWN_HIDDEN = {'endpoint': None, 'behind_nat': True, 'port_forwarding': False, 'listen_port': 51820}
 
 
@@ -243,8 +244,8 @@ def test_diagnose_we_dial_a_nated_peer():
     cause = diagnose(NATED_PEER, None, OWN_PUBLIC)
     assert cause.startswith('no handshake with site:shop: this agent dials shop.example.test:41820 but gets no answer.')
     assert 'site:shop is behind NAT' in cause
-    assert 'forwards UDP 41820 to the agent' in cause
-    assert 'port forward' in cause
+    assert 'check that UDP 41820 reaches its agent' in cause
+    assert 'port forward' in cause and '1:1 NAT' in cause
 
 
 def test_diagnose_we_dial_a_public_peer():
@@ -265,8 +266,10 @@ def test_diagnose_peer_should_dial_us():
 def test_diagnose_peer_should_dial_us_through_our_port_forward():
     cause = diagnose(SILENT_PEER, None, OWN_NATED)
     assert 'it should dial this agent at hq.example.test:41820' in cause
-    assert 'This agent is behind NAT: check that UDP 51820 is forwarded to it' in cause
-    assert 'port forward' in cause
+    # The port peers dial (41820, forwarded by the router to 51820 here), not the listen port.
+    assert 'This agent is behind NAT: check that UDP 41820, the port peers dial, reaches it' in cause
+    assert 'port forward' in cause and '1:1 NAT' in cause
+    assert '51820' not in cause
 
 
 def test_diagnose_nobody_can_dial():

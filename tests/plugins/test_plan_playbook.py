@@ -81,13 +81,13 @@ def test_plan_prints_the_report(planned):
     assert run.task_status(COMPILE) == 'changed'
     assert run.task_status(REPORT) == 'ok'
     assert 'POLICY TESTS: 5 passed, 0 failed' in run.stdout
-    assert re.search(r'^\s+ok\s+bob\s+deny\s+hq:db$', run.stdout, re.M)
+    assert re.search(r'^\s+ok\s+user:bob\s+deny\s+hq:db$', run.stdout, re.M)
     assert 'REACHABILITY (policy and links)' in run.stdout
     assert re.search(r'^\s+FROM\s+TO\s+ALLOWED$', run.stdout, re.M)
     assert re.search(r'^\s+user:alice\s+branch:agent\s+all$', run.stdout, re.M)
     assert re.search(r'^\s+user:bob\s+hq:lan\s+partial: 10\.10\.0\.80 tcp/443$', run.stdout, re.M)
     assert re.search(r'^\s+hq:web\s+tcp/443$', run.stdout, re.M)
-    assert re.search(r'^\s+site:branch\s+hq:agent\s+all$', run.stdout, re.M)
+    assert re.search(r'^\s+site:branch:agent\s+hq:agent\s+all$', run.stdout, re.M)
     assert 'DIFF: no previous run recorded' in run.stdout
     # A controller-only playbook: no agent shows up in the recap.
     assert set(run.recap()) == {'localhost'}
@@ -265,9 +265,9 @@ def test_failing_policy_tests_fail_the_plan(tmp_path):
     assert 'policy tests failed' in run.stdout
     # Nothing written: no lease file, no key pair for the users without a public key.
     assert snapshot_tree(inv) == before
-    assert "test #3 user 'bob' expects allow hq:db:tcp/5432: hq:db:tcp/5432 is not allowed (hq:db has no " \
+    assert "test #3 from user:bob expects allow hq:db:tcp/5432: hq:db:tcp/5432 is not allowed (hq:db has no " \
            "access)" in run.stdout
-    assert "test #4 user 'carol' expects deny hq:web:tcp/443: hq:web:tcp/443 is allowed (hq:web has " \
+    assert "test #4 from user:carol expects deny hq:web:tcp/443: hq:web:tcp/443 is allowed (hq:web has " \
            "tcp/443)" in run.stdout
     # Only the failures are listed, and the play stops before the report.
     assert 'test #1' not in run.stdout and 'test #2' not in run.stdout
