@@ -323,8 +323,8 @@ class _Compiler:
                 shown = ', '.join(names[:10]) + (' and %d more' % (len(names) - 10) if len(names) > 10 else '')
                 self.problems.warn("meshconnect_network dns server %s" % text,
                                    'is left out of the client configuration of %d user%s who cannot reach it on '
-                                   'udp/53 and tcp/53 through the tunnel: %s.' % (len(names), 's' if len(names) > 1
-                                                                                   else '', shown),
+                                   'udp/53 and tcp/53 through the tunnel: %s.'
+                                   % (len(names), 's' if len(names) > 1 else '', shown),
                                    'grant it to them in a policy (the resource holding %s, with udp/53,tcp/53), '
                                    'or remove it from meshconnect_network.dns.' % text)
 

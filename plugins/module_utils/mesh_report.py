@@ -63,11 +63,11 @@ def report_text(report, limit=200):
         for site_name in sorted(discovery):
             for entry in discovery[site_name]:
                 if entry['resource']:
-                    lines.append('  %s: %s %s (interface %s)' % (site_name, entry['resource'], entry['cidr'],
-                                                              entry['interface']))
+                    lines.append('  %s: %s %s (interface %s)'
+                                 % (site_name, entry['resource'], entry['cidr'], entry['interface']))
                 else:
-                    lines.append('  %s: skipped %s %s: %s' % (site_name, entry['interface'], entry['cidr'],
-                                                            entry['why']))
+                    lines.append('  %s: skipped %s %s: %s'
+                                 % (site_name, entry['interface'], entry['cidr'], entry['why']))
     lines.append('')
     lines.append('REACHABILITY (policy and links)')
     lines.append(matrix_table(report.get('matrix') or {}, limit))

@@ -22,7 +22,7 @@ description:
     declared O(endpoint), and warns when the inventory does not say how peers reach a NATed agent.
   - Decides between the kernel WireGuard module and the userspace C(wireguard-go), by the type of the existing
     overlay interface, else by trying to create a WireGuard link (removed at once). In check mode nothing is
-    created: the module is looked for with C(modprobe -n) instead.
+    created; the module is looked for with C(modprobe -n) instead.
   - Read-only apart from that probe link outside check mode; returns everything as the fact
     C(meshconnect_discovered).
 options:

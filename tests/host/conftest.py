@@ -20,7 +20,8 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.join(os.path.dirname(HERE), 'plugins'))
 sys.path.insert(0, HERE)
 
-import conftest_plugins  # noqa: E402,F401  (the collection importable, meshrun's collections root)
+# imported for its side effect: the collection importable, meshrun's collections root
+import conftest_plugins  # noqa: E402,F401  pylint: disable=unused-import
 
 NEEDED = ('nft', 'ip', 'ping', 'unshare')
 

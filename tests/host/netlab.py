@@ -22,7 +22,7 @@ import time
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 REPO = os.path.dirname(os.path.dirname(HERE))
-GUARD = os.path.join(REPO, 'roles', 'agent', 'files', 'meshconnect-guard')
+GUARD = os.path.join(REPO, 'roles', 'agent', 'files', 'meshconnect_guard.py')
 TEMPLATE = os.path.join(REPO, 'roles', 'agent', 'templates', 'firewall.nft.j2')
 DEFAULTS = os.path.join(REPO, 'roles', 'agent', 'defaults', 'main.yml')
 
@@ -146,7 +146,7 @@ class NetLab:
         overlay = plan['overlay']
         self.sh('agent', 'ip', 'addr', 'add', '%s/%d' % (plan['address'], plan['prefix']), 'dev', 'mc0')
         self.sh('agent', 'ip', 'addr', 'add', '10.10.0.1/24', 'dev', 'eth1')
-        self.sh('agent', 'ip', 'addr', 'add', '198.51.100.1/24', 'dev', 'eth0')
+        self.sh('agent', 'ip', 'addr', 'add', '10.255.0.1/24', 'dev', 'eth0')
         self.sh('agent', 'sysctl', '-qw', 'net.ipv4.ip_forward=1')
         for prefix, via in sorted(self.peer_routes.items()):
             self.sh('agent', 'ip', 'route', 'add', prefix, 'via', via, 'dev', 'mc0')
@@ -157,8 +157,8 @@ class NetLab:
         for address in self.lan_hosts:
             self.sh('lan', 'ip', 'addr', 'add', '%s/24' % address, 'dev', 'eth0')
         self.sh('lan', 'ip', 'route', 'add', 'default', 'via', '10.10.0.1')
-        self.sh('up', 'ip', 'addr', 'add', '198.51.100.9/24', 'dev', 'u0')
-        self.sh('up', 'ip', 'route', 'add', 'default', 'via', '198.51.100.1')
+        self.sh('up', 'ip', 'addr', 'add', '10.255.0.9/24', 'dev', 'u0')
+        self.sh('up', 'ip', 'route', 'add', 'default', 'via', '10.255.0.1')
         with open(self.guard_config, 'w') as handle:
             json.dump({'firewall': firewall, 'mark': '0x01000000', 'priority': 1100, 'overlay': overlay}, handle)
         self.serve('lan', [22, 80, 443, 5432, 8080])
@@ -315,4 +315,3 @@ def wait_for(predicate, timeout=5.0, step=0.1):
             return True
         time.sleep(step)
     return predicate()
-

@@ -27,12 +27,12 @@ def _key(n):
 INVENTORY = {
     'network': {'name': 'hostlab', 'cidr': '100.96.0.0/24'},
     'sites': {
-        'gw-hq': {'name': 'hq', 'endpoint': '198.51.100.1', 'resources': [
+        'gw-hq': {'name': 'hq', 'endpoint': '10.255.0.1', 'resources': [
             {'name': 'lan', 'address': '10.10.0.0/24'},
             {'name': 'db', 'address': '10.10.0.5', 'ports': ['tcp/5432']},
             {'name': 'web', 'address': '10.10.0.80', 'ports': ['tcp/80', 'tcp/443']},
         ]},
-        'gw-branch': {'name': 'branch', 'endpoint': '198.51.100.2', 'resources': [
+        'gw-branch': {'name': 'branch', 'endpoint': '10.255.0.2', 'resources': [
             {'name': 'lan', 'address': '10.20.0.0/24'},
         ]},
     },
@@ -51,7 +51,7 @@ INVENTORY = {
     ],
 }
 FACTS = {'gw-hq': {'public_key': _key(100), 'interfaces': [
-    {'name': 'eth0', 'address': '198.51.100.1', 'prefix': 24, 'default_route': True},
+    {'name': 'eth0', 'address': '10.255.0.1', 'prefix': 24, 'default_route': True},
     {'name': 'eth1', 'address': '10.10.0.1', 'prefix': 24}]},
     'gw-branch': {'public_key': _key(101), 'interfaces': []}}
 LAN_HOSTS = ['10.10.0.5', '10.10.0.80', '10.10.0.77']
@@ -270,3 +270,10 @@ def test_a_hand_added_element_shows_in_the_listing_comparison(fresh):
     # The digest in the comment did not change: only the listing shows it.
     lab.load()
     assert live_listing(run, 'nft') == expected
+
+
+def test_the_guard_refuses_an_unknown_command_with_its_usage(fresh):
+    for args in ([], ['reload-everything']):
+        result = fresh.guard(*args, check=False)
+        assert result.returncode == 2, args
+        assert 'meshconnect-guard watch IFACE' in result.stderr, result.stderr

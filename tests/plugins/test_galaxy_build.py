@@ -48,7 +48,7 @@ def test_a_used_checkout_builds_a_tarball_without_state_keys_or_build_output(tmp
     tarball = next(out.iterdir())
     with tarfile.open(str(tarball)) as archive:
         names = archive.getnames()
-    assert 'plugins/module_utils/mesh_compile.py' in names and 'roles/agent/files/meshconnect-guard' in names
+    assert 'plugins/module_utils/mesh_compile.py' in names and 'roles/agent/files/meshconnect_guard.py' in names
     leaked = [n for n in names if '.meshconnect' in n or n.endswith('.key') or '/keys' in n or '/bundles' in n
               or n.split('/')[0] in ('.venv', 'build')]
     assert leaked == []

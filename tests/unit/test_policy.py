@@ -86,8 +86,8 @@ def test_except_removes_the_address_from_a_lan_that_contains_it():
     assert _access(result, 'alice', 'hq', '10.1.0.10') == PortSet([(80, 80), (443, 443)])
     assert _access(result, 'alice', 'hq', '10.1.0.11', '10.1.0.255') == EVERYTHING
     assert 'hq:db' not in result['matrix']['user:alice']
-    assert result['matrix']['user:alice']['hq:lan'] == ('partial: 10.1.0.0-10.1.0.4 all; 10.1.0.6-10.1.0.9 all; '
-                                                       '10.1.0.10 tcp/80,tcp/443; 10.1.0.11-10.1.0.255 all')
+    assert result['matrix']['user:alice']['hq:lan'] == (
+        'partial: 10.1.0.0-10.1.0.4 all; 10.1.0.6-10.1.0.9 all; 10.1.0.10 tcp/80,tcp/443; 10.1.0.11-10.1.0.255 all')
     # The client still routes the whole LAN to hq; the agent's firewall drops db.
     hq_peer = [p for p in result['plan']['users']['alice']['peers'] if p['site'] == 'hq'][0]
     assert hq_peer['allowed_ips'] == ['10.1.0.0/30', '10.1.0.4/32', '10.1.0.6/31', '10.1.0.8/29', '10.1.0.16/28',
