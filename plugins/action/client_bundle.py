@@ -12,9 +12,13 @@ import os
 
 from ansible.plugins.action import ActionBase
 
-from ansible_collections.meshconnect.mesh.plugins.module_utils.mesh_bundle import client_config, redact
+from ansible_collections.meshconnect.mesh.plugins.module_utils import mesh_state as state
+from ansible_collections.meshconnect.mesh.plugins.module_utils.mesh_bundle import (
+    MANIFEST, client_config, manifest_document, read_manifest, redact,
+)
+from ansible_collections.meshconnect.mesh.plugins.module_utils.mesh_errors import MeshError
 from ansible_collections.meshconnect.mesh.plugins.module_utils.mesh_keys import (
-    ensure_key_dir, key_path, public_from_private, read_private_key,
+    KeyFileError, ensure_key_dir, key_path, public_from_private, read_private_key,
 )
 
 try:
@@ -27,20 +31,11 @@ ARGUMENT_SPEC = {
     'plan': {'type': 'dict', 'required': True},
     'dest': {'type': 'path', 'required': True},
     'keys_dir': {'type': 'path', 'required': True},
+    'state_dir': {'type': 'path'},
     'qr': {'type': 'bool', 'default': True},
     'prune': {'type': 'bool', 'default': True},
+    'lock_timeout': {'type': 'int', 'default': 300},
 }
-
-
-def _write_private(path, data):
-    """Write bytes to ``path`` with mode 0600 from the first byte on."""
-    tmp = path + '.tmp'
-    if os.path.exists(tmp):
-        os.unlink(tmp)
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-    with os.fdopen(fd, 'wb') as handle:
-        handle.write(data)
-    os.rename(tmp, path)
 
 
 def _read(path):
@@ -59,11 +54,29 @@ class ActionModule(ActionBase):
         result = super(ActionModule, self).run(tmp, task_vars)
         _validation, args = self.validate_argument_spec(argument_spec=ARGUMENT_SPEC)
         check_mode = bool(self._task.check_mode)
+        state_dir = args['state_dir'] or os.path.dirname(os.path.abspath(args['keys_dir']))
+        try:
+            with state.StateLock(state_dir, exclusive=not check_mode, timeout=args['lock_timeout'],
+                                 notify=self._display.display):
+                return self._run_locked(result, args, check_mode)
+        except (state.StateError, MeshError) as exc:
+            result.update({'failed': True, 'msg': str(exc)})
+            return result
+
+    def _run_locked(self, result, args, check_mode):
         plan, dest = args['plan'], args['dest']
         if args['qr'] and not HAS_SEGNO:
             self._display.warning('the Python package segno is not installed on the controller: no QR codes written')
 
-        written, removed, diffs, without = [], [], [], []
+        manifest_path = os.path.join(dest, MANIFEST)
+        ours = read_manifest(_read(manifest_path), dest)
+        fixed = state.repair_modes(state.private_paths(dest, names=ours | set([MANIFEST])) +
+                                   state.private_paths(args['keys_dir'], ('.key',)), check_mode)
+        for path, old, new in fixed:
+            self._display.warning('%s had mode %s; %s %s (bundles and keys are private)'
+                                  % (path, old, 'it would be put back to' if check_mode else 'put back to', new))
+
+        written, removed, diffs, without, damaged = [], [], [], [], []
         pending = set()
         wanted = set()
         if not check_mode:
@@ -75,43 +88,59 @@ class ActionModule(ActionBase):
                 continue
             private_key = None
             path = key_path(args['keys_dir'], name)
-            if os.path.exists(path):
-                private_key = read_private_key(path)
+            if os.path.lexists(path):
+                try:
+                    private_key = read_private_key(path, name)
+                except KeyFileError as exc:
+                    damaged.append(str(exc))
+                    continue
                 if public_from_private(private_key) != user['public_key']:
                     private_key = None  # the inventory names another device's key
             text = client_config(user, plan['network'], private_key)
-            conf = os.path.join(dest, '%s.conf' % name)
+            conf = '%s.conf' % name
             wanted.add(conf)
-            before = _read(conf)
+            before = _read(os.path.join(dest, conf))
             if before != text.encode('utf-8'):
-                written.append(conf)
+                written.append(os.path.join(dest, conf))
                 diffs.append({'before_header': conf, 'after_header': conf,
-                              'before': redact(before.decode('utf-8')) if before else '', 'after': redact(text)})
+                              'before': redact(before.decode('utf-8', 'replace')) if before else '',
+                              'after': redact(text)})
                 if not check_mode:
-                    _write_private(conf, text.encode('utf-8'))
+                    state.write_atomic(os.path.join(dest, conf), text.encode('utf-8'), state.PRIVATE_FILE_MODE)
             if args['qr'] and HAS_SEGNO and private_key:
-                png = os.path.join(dest, '%s.png' % name)
+                png = '%s.png' % name
                 wanted.add(png)
-                if conf in written or not os.path.exists(png):
-                    written.append(png)
+                if os.path.join(dest, conf) in written or not os.path.exists(os.path.join(dest, png)):
+                    written.append(os.path.join(dest, png))
                     if not check_mode:
                         buffer = io.BytesIO()
                         segno.make(text, error='l', micro=False).save(buffer, kind='png', scale=4, border=4)
-                        _write_private(png, buffer.getvalue())
+                        state.write_atomic(os.path.join(dest, png), buffer.getvalue(), state.PRIVATE_FILE_MODE)
             del private_key
             pending.update(peer['site'] for peer in user['peers'] if not peer.get('public_key'))
+        if damaged:
+            raise MeshError(damaged)
         if pending:
             self._display.warning('sites %s have no known key yet and are left out of the bundles; run site.yml, '
                                   'then users.yml again' % ', '.join(sorted(pending)))
-        if args['prune'] and os.path.isdir(dest):
-            for entry in sorted(os.listdir(dest)):
+        kept = set(wanted)
+        if args['prune']:
+            # Only what this plugin wrote (the manifest) is ever removed; other files in dest are not ours.
+            for entry in sorted(ours - wanted):
                 path = os.path.join(dest, entry)
-                if entry.endswith(('.conf', '.png')) and path not in wanted:
+                if os.path.lexists(path):
                     removed.append(path)
                     if not check_mode:
                         os.unlink(path)
-        result.update({'changed': bool(written or removed), 'written': written, 'removed': removed,
-                       'without_bundle': without, 'dest': dest})
+        else:
+            kept |= ours
+        if not check_mode and os.path.isdir(dest):
+            document = state.dumps(manifest_document(kept)).encode('utf-8')
+            if _read(manifest_path) != document:
+                state.write_atomic(manifest_path, document, state.PRIVATE_FILE_MODE)
+        result.update({'changed': bool(written or removed) or (bool(fixed) and not check_mode),
+                       'written': written, 'removed': removed, 'without_bundle': without, 'dest': dest,
+                       'modes_fixed': [{'path': p, 'mode': o, 'fixed_to': n} for p, o, n in fixed]})
         if self._task.diff and diffs:
             result['diff'] = diffs
         return result

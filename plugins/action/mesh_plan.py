@@ -16,7 +16,10 @@ from ansible_collections.meshconnect.mesh.plugins.module_utils import mesh_state
 from ansible_collections.meshconnect.mesh.plugins.module_utils.mesh_compile import compile_mesh, snapshot
 from ansible_collections.meshconnect.mesh.plugins.module_utils.mesh_errors import MeshError
 from ansible_collections.meshconnect.mesh.plugins.module_utils.mesh_keys import (
-    key_path, load_public_key, new_key_pair, write_private_key,
+    KeyFileError, key_path, load_public_key, new_key_pair, write_private_key,
+)
+from ansible_collections.meshconnect.mesh.plugins.module_utils.mesh_schema import (
+    MAX_EXPANDED, check_facts, expanded_size, shape_and_clean,
 )
 
 ARGUMENT_SPEC = {
@@ -28,7 +31,13 @@ ARGUMENT_SPEC = {
     'fail_on_tests': {'type': 'bool', 'default': True},
     'generate_user_keys': {'type': 'bool', 'default': True},
     'today': {'type': 'str'},
+    'lock_timeout': {'type': 'int'},
 }
+
+DEFAULT_LOCK_TIMEOUT = 300
+# Magic variables that are Ansible's own views of the whole inventory, not values of it.
+UNCHECKED_VARS = frozenset(('hostvars', 'groups', 'vars', 'omit', 'ansible_facts', 'play_hosts',
+                            'ansible_play_hosts', 'ansible_play_hosts_all', 'ansible_play_batch'))
 
 INVENTORY_VARS = {
     'network': 'meshconnect_network',
@@ -51,26 +60,74 @@ class ActionModule(ActionBase):
 
         hostvars = task_vars.get('hostvars', {})
         hosts = list(task_vars.get('groups', {}).get(args['agents_group'], []))
+        # A value built to explode when expanded (nested YAML aliases) is refused before anything renders
+        # it, here or in any variable the mesh variables could name in a template.
+        bombs = [name for name, value in sorted(task_vars.items(), key=lambda item: str(item[0]))
+                 if name not in UNCHECKED_VARS and isinstance(value, (dict, list))
+                 and expanded_size(value) > MAX_EXPANDED]
+        sites = {}
+        for host in hosts:
+            host_vars = hostvars[host]
+            site = host_vars.raw_get('meshconnect_site') if hasattr(host_vars, 'raw_get') else None
+            if site is not None and isinstance(site, (dict, list)) and expanded_size(site) > MAX_EXPANDED:
+                bombs.append("meshconnect_site of host '%s'" % host)
+                continue
+            sites[host] = host_vars['meshconnect_site'] if 'meshconnect_site' in host_vars else {}
+        if bombs:
+            msg = ('%s expand%s to more than %d values through YAML aliases (a "billion laughs"); nothing was '
+                   'rendered. Fix: write the values out, or use aliases only for small, flat values.'
+                   % (', '.join(bombs[:10]) + (' and %d more' % (len(bombs) - 10) if len(bombs) > 10 else ''),
+                      's' if len(bombs) == 1 else '', MAX_EXPANDED))
+            return self._fail(result, msg)
         inventory = dict((key, self._var(task_vars, name)) for key, name in INVENTORY_VARS.items())
+        inventory['sites'] = sites
+        # Nothing below reads an inventory value (the network's name for the state directory, users' names
+        # for their key files) before its shape is checked.
+        shape, clean = shape_and_clean(inventory)
+        if shape:
+            errors = list(shape)
+            if clean is not None:
+                try:    # what is well formed is still validated, so that one run lists every problem
+                    compile_mesh(clean)
+                except MeshError as exc:
+                    errors.extend(e for e in exc.errors if e not in errors)
+            return self._fail(result, str(MeshError(errors)), errors=errors)
+
         inventory_dir = task_vars.get('inventory_dir') or task_vars.get('playbook_dir') or os.getcwd()
         if hosts and 'inventory_dir' in hostvars[hosts[0]]:
             inventory_dir = hostvars[hosts[0]]['inventory_dir'] or inventory_dir
         inventory_dir = os.path.abspath(inventory_dir)
         state_dir = args['state_dir'] or self._var(task_vars, 'meshconnect_state_dir')
         if not state_dir:
-            network = inventory['network'] if isinstance(inventory['network'], dict) else {}
-            state_dir = os.path.join(inventory_dir, state.DEFAULT_DIR, str(network.get('name') or 'default'))
+            state_dir = os.path.join(inventory_dir, state.DEFAULT_DIR, inventory['network']['name'])
         state_dir = os.path.abspath(os.path.expanduser(state_dir))
         problem = state.visible_to_inventory(state_dir, inventory_dir)
         if problem:
             return self._fail(result, problem)
-        keys_dir = os.path.join(state_dir, state.KEYS)
 
-        inventory['sites'] = {}
+        timeout = args['lock_timeout']
+        if timeout is None:
+            timeout = self._var(task_vars, 'meshconnect_lock_timeout')
+        if timeout is None:
+            timeout = DEFAULT_LOCK_TIMEOUT
+        if isinstance(timeout, str) and timeout.isascii() and timeout.isdigit():
+            timeout = int(timeout)      # from -e, extra variables are text
+        if isinstance(timeout, bool) or not isinstance(timeout, int) or timeout < 0:
+            return self._fail(result, 'meshconnect_lock_timeout must be a number of seconds, not %r' % (timeout,))
+        try:
+            # Runs that write (not in check mode) hold the state directory alone; readers share it.
+            with state.StateLock(state_dir, exclusive=not check_mode, timeout=timeout,
+                                 notify=self._display.display):
+                return self._run_locked(result, args, task_vars, inventory, hosts, state_dir, check_mode)
+        except state.StateError as exc:
+            return self._fail(result, str(exc))
+
+    def _run_locked(self, result, args, task_vars, inventory, hosts, state_dir, check_mode):
+        hostvars = task_vars.get('hostvars', {})
+        keys_dir = os.path.join(state_dir, state.KEYS)
         live_facts = {}
         for host in hosts:
             host_vars = hostvars[host]
-            inventory['sites'][host] = host_vars['meshconnect_site'] if 'meshconnect_site' in host_vars else {}
             facts = host_vars['ansible_facts'] if 'ansible_facts' in host_vars else {}
             discovered = facts.get('meshconnect_discovered')
             if discovered or facts.get('meshconnect_public_key'):
@@ -79,32 +136,48 @@ class ActionModule(ActionBase):
                     'interfaces': list((discovered or {}).get('interfaces') or []),
                 }
 
+        state.check_complete(state_dir)
         lease_path = os.path.join(state_dir, state.LEASES)
         snapshot_path = os.path.join(state_dir, state.SNAPSHOT)
         facts_path = os.path.join(state_dir, state.FACTS)
-        try:
-            lease_state = state.read_json(lease_path)
-            previous = state.read_json(snapshot_path)
-            cached_facts = state.read_json(facts_path) or {}
-        except state.StateError as exc:
-            return self._fail(result, str(exc))
+        lease_state = state.read_json(lease_path)
+        previous = state.read_json(snapshot_path)
+        state.check_document(snapshot_path, previous, {'version': int, 'digest': str, 'matrix': dict})
+        cached_facts = state.read_json(facts_path)
+        damage = check_facts(cached_facts)
+        if damage:
+            raise state.StateError('%s is damaged: %s. Fix: remove it; the next site.yml run records what the agents '
+                                   'report.' % (facts_path, damage[0]))
+        cached_facts = cached_facts or {}
         facts = dict((host, cached_facts[host]) for host in hosts if host in cached_facts)
         facts.update(live_facts)
 
         written = []
-        users = []
+        fixed = state.repair_modes(state.private_paths(keys_dir, ('.key',)), check_mode)
+        for path, old, new in fixed:
+            self._display.warning('%s had mode %s; %s %s (private keys are for this controller only)'
+                                  % (path, old, 'it would be put back to' if check_mode else 'put back to', new))
+
         new_keys = {}   # user -> (private, public): written only once the inventory compiles
+        damaged = []
+        users = []
         for entry in inventory['users'] or []:
-            if isinstance(entry, dict) and entry.get('public_key') is None and isinstance(entry.get('name'), str):
+            if entry.get('public_key') is None:
                 entry = dict(entry)
-                public = load_public_key(keys_dir, entry['name'])
+                try:
+                    public = load_public_key(keys_dir, entry['name'])
+                except KeyFileError as exc:
+                    damaged.append(str(exc))
+                    public = None
                 if public is None and entry['name'] in new_keys:
                     public = new_keys[entry['name']][1]
-                if public is None and args['generate_user_keys'] and not check_mode:
+                if public is None and args['generate_user_keys'] and not check_mode and not damaged:
                     new_keys[entry['name']] = new_key_pair()
                     public = new_keys[entry['name']][1]
                 entry['public_key'] = public
             users.append(entry)
+        if damaged:
+            return self._fail(result, str(MeshError(damaged)), errors=damaged)
         if inventory['users'] is not None:
             inventory['users'] = users
 
@@ -129,10 +202,8 @@ class ActionModule(ActionBase):
             result.update({'report': report, 'state_dir': state_dir, 'written': []})
             return self._fail(result, 'policy tests failed:\n' + '\n'.join(lines))
 
-        for name, (private, _public) in new_keys.items():
-            write_private_key(keys_dir, name, private)
-            written.append(key_path(keys_dir, name))
-
+        if not check_mode and state.ensure_gitignore(state_dir):
+            written.append(os.path.join(state_dir, state.GITIGNORE))
         diffs = []
         before = state.dumps(lease_state) if lease_state is not None else ''
         after = state.dumps(compiled['lease_state'])
@@ -141,6 +212,9 @@ class ActionModule(ActionBase):
             if not check_mode:
                 state.write_json(lease_path, compiled['lease_state'])
                 written.append(lease_path)
+        for name, (private, _public) in sorted(new_keys.items()):
+            write_private_key(keys_dir, name, private)
+            written.append(key_path(keys_dir, name))
         recorded = snapshot(compiled)
         if args['record'] and not check_mode:
             if args['record_snapshot'] and state.write_json(snapshot_path, recorded):
@@ -152,13 +226,14 @@ class ActionModule(ActionBase):
                     written.append(facts_path)
 
         result.update({
-            'changed': bool(diffs) or bool(written),
+            'changed': bool(diffs) or bool(written) or (bool(fixed) and not check_mode),
             'plan': compiled['plan'],
             'report': report,
             'snapshot': recorded,
             'snapshot_file': snapshot_path,
             'state_dir': state_dir,
             'written': written,
+            'modes_fixed': [{'path': path, 'mode': old, 'fixed_to': new} for path, old, new in fixed],
         })
         if diffs and self._task.diff:
             result['diff'] = diffs

@@ -13,7 +13,52 @@ from __future__ import absolute_import, division, print_function
 
 __metaclass__ = type
 
+import json
+import os
+import re
+
 REDACTED = '<redacted: in the 0600 bundle file only>'
+# What client_bundle wrote into a folder, so that pruning never touches files it did not write.
+MANIFEST = '.meshconnect-bundles.json'
+_BUNDLE_NAME = re.compile(r'[A-Za-z0-9][A-Za-z0-9_.@+-]{0,63}\.(conf|png)\Z', re.ASCII)
+_HEADER = b'# MeshConnect client configuration for '
+
+
+def manifest_document(names):
+    return {'version': 1, 'files': sorted(names)}
+
+
+def read_manifest(data, dest):
+    """The bundle file names this plugin wrote into ``dest``, from the manifest's bytes.
+
+    Without a manifest (bundles written by an earlier version), only ``NAME.conf``
+    files that start with this collection's header, and their ``NAME.png``, are
+    taken as ours. Entries that are not plain bundle file names are ignored.
+    """
+    names = set()
+    if data is not None:
+        try:
+            document = json.loads(data.decode('utf-8'))
+            files = document.get('files') if isinstance(document, dict) else None
+        except ValueError:
+            files = None
+        for name in files if isinstance(files, list) else []:
+            if isinstance(name, str) and _BUNDLE_NAME.match(name):
+                names.add(name)
+        return names
+    if not os.path.isdir(dest):
+        return names
+    for entry in os.listdir(dest):
+        if entry.endswith('.conf') and _BUNDLE_NAME.match(entry):
+            try:
+                with open(os.path.join(dest, entry), 'rb') as handle:
+                    mine = handle.read(len(_HEADER)) == _HEADER
+            except (IOError, OSError):
+                mine = False
+            if mine:
+                names.add(entry)
+                names.add(entry[:-5] + '.png')
+    return names
 
 
 def client_config(user, network, private_key):

@@ -15,6 +15,8 @@ __metaclass__ = type
 import base64
 import os
 
+from ansible_collections.meshconnect.mesh.plugins.module_utils.mesh_state import create_atomic
+
 try:
     from cryptography.hazmat.primitives import serialization
     from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PrivateKey
@@ -32,8 +34,37 @@ def _raw_public(key):
     return key.public_key().public_bytes(serialization.Encoding.Raw, serialization.PublicFormat.Raw)
 
 
+class KeyFileError(Exception):
+    """A user's key file exists but holds no usable private key; the message
+    names the user and the file and says how to recover."""
+
+    def __init__(self, user, path, why):
+        self.user = user
+        self.path = path
+        super(KeyFileError, self).__init__(
+            "user '%s': the key file %s is damaged (%s). Fix: restore it from a backup; or remove it to have a "
+            "new key pair made on the next run, which changes the user's key: the user then needs the new "
+            "bundle." % (user, path, why))
+
+
+def decode_private(text):
+    """The 32 raw bytes of a base64 private key, or ValueError saying what is wrong."""
+    text = text.strip()
+    if not text:
+        raise ValueError('it is empty')
+    if len(text) != 44:
+        raise ValueError('it holds %d characters, not the 44 of a WireGuard key' % len(text))
+    try:
+        raw = base64.b64decode(text.encode('ascii'), validate=True)
+    except (ValueError, TypeError, UnicodeError):
+        raise ValueError('it is not base64 text')
+    if len(raw) != 32:
+        raise ValueError('it decodes to %d bytes, not 32' % len(raw))
+    return raw
+
+
 def public_from_private(private_b64):
-    key = X25519PrivateKey.from_private_bytes(base64.b64decode(private_b64))
+    key = X25519PrivateKey.from_private_bytes(decode_private(private_b64))
     return base64.b64encode(_raw_public(key)).decode('ascii')
 
 
@@ -50,16 +81,33 @@ def key_path(keys_dir, user):
 
 
 def load_public_key(keys_dir, user):
-    """Public key of an existing private key file, or None."""
+    """Public key of an existing private key file, or None when there is none.
+
+    Raises KeyFileError (naming the user and the file) when the file is damaged.
+    """
     path = key_path(keys_dir, user)
-    if not os.path.exists(path):
+    if not os.path.lexists(path):
         return None
-    return public_from_private(read_private_key(path))
+    return public_from_private(read_private_key(path, user))
 
 
-def read_private_key(path):
-    with open(path, 'r') as handle:
-        return handle.read().strip()
+def read_private_key(path, user):
+    """The base64 private key in ``path``; KeyFileError names ``user`` and the file when it is
+    unreadable or holds anything but one WireGuard private key."""
+    try:
+        with open(path, 'rb') as handle:
+            data = handle.read(4096)
+    except (IOError, OSError) as exc:
+        raise KeyFileError(user, path, 'it cannot be read: %s' % (exc.strerror or exc))
+    try:
+        text = data.decode('ascii').strip()
+    except UnicodeDecodeError:
+        raise KeyFileError(user, path, 'it is not text')
+    try:
+        decode_private(text)
+    except ValueError as exc:
+        raise KeyFileError(user, path, str(exc))
+    return text
 
 
 def new_key_pair():
@@ -72,11 +120,10 @@ def new_key_pair():
 
 
 def write_private_key(keys_dir, user, private_b64):
-    """Create ``<keys_dir>/<user>.key`` (0600, in a 0700 directory); never overwrite one."""
+    """Create ``<keys_dir>/<user>.key`` (0600, in a 0700 directory), whole or
+    not at all; never overwrite one (OSError EEXIST)."""
     ensure_key_dir(keys_dir)
-    fd = os.open(key_path(keys_dir, user), os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-    with os.fdopen(fd, 'w') as handle:
-        handle.write(private_b64 + '\n')
+    create_atomic(key_path(keys_dir, user), (private_b64 + '\n').encode('ascii'), 0o600)
 
 
 def generate_key(keys_dir, user):

@@ -14,6 +14,7 @@ from __future__ import absolute_import, division, print_function
 
 __metaclass__ = type
 
+from ansible_collections.meshconnect.mesh.plugins.module_utils.mesh_errors import show
 from ansible_collections.meshconnect.mesh.plugins.module_utils.mesh_net import AddressError, format_ip, parse_ip
 
 STATE_VERSION = 1
@@ -29,25 +30,23 @@ def allocate(network, members, previous, problems):
     """
     item = "network '%s' (%s)" % (network.name, network.cidr)
     old = {}
-    if previous is not None and not isinstance(previous, dict):
-        problems.error(item, 'the lease file is damaged (it is not a mapping).', 'restore it from version control.')
-        return {}, []
-    if previous:
-        if previous.get('version', STATE_VERSION) != STATE_VERSION:
-            problems.error(item, 'the lease file has version %r; this collection reads version %d.'
-                           % (previous.get('version'), STATE_VERSION), 'upgrade the collection.')
+    if previous is not None:
+        # A lease file that exists is complete, or nothing is leased from it: read as "no leases yet",
+        # it would give every member a new address.
+        damage = document_problem(previous, network)
+        if damage:
+            problems.error(item, 'the lease file is %s; reading it as "no leases yet" would renumber every '
+                           'member.' % damage,
+                           'restore leases.json from version control (git checkout -- leases.json); to renumber '
+                           'on purpose, move the whole state directory away.')
             return {}, []
-        raw = previous.get('leases') or {}
-        if not isinstance(raw, dict):
-            problems.error(item, 'the lease file is damaged (leases is not a mapping).',
-                           'restore it from version control.')
-            return {}, []
+        raw = previous['leases']
         seen = {}
         for member, text in sorted(raw.items()):
             try:
                 addr = parse_ip(text)
             except AddressError:
-                problems.error(item, 'the lease file gives %s the invalid address %r.' % (member, text),
+                problems.error(item, 'the lease file gives %s the invalid address %s.' % (member, show(text)),
                                'restore the file from version control.')
                 continue
             if not network.lo < addr < network.hi:
@@ -89,6 +88,43 @@ def allocate(network, members, previous, problems):
         if member not in wanted:
             changes.append(('released', member, format_ip(old[member])))
     return dict((m, format_ip(a)) for m, a in sorted(leases.items())), changes
+
+
+MEMBER_PREFIXES = ('agent/', 'user/')
+
+
+def document_problem(document, network):
+    """What is wrong with a lease document read from disk, or None.
+
+    A lease file is always written whole, with its version, network, cidr and
+    at least one lease (every network has an agent); anything else is damage.
+    """
+    if not isinstance(document, dict):
+        return 'damaged (it holds %s, not a mapping)' % ('null' if document is None else type(document).__name__)
+    missing = [key for key in ('version', 'network', 'cidr', 'leases') if key not in document]
+    if missing:
+        return 'incomplete (it has no %s)' % ', '.join(missing)
+    unknown = sorted(str(key) for key in document if key not in ('version', 'network', 'cidr', 'leases'))
+    if unknown:
+        return 'not one this collection wrote (unknown keys %s)' % ', '.join(unknown[:5])
+    version = document['version']
+    if isinstance(version, bool) or not isinstance(version, int):
+        return 'damaged (its version is not a number)'
+    if version != STATE_VERSION:
+        return 'of version %d; this collection reads version %d (upgrade the collection)' % (version, STATE_VERSION)
+    if document['network'] != network.name:
+        return 'the one of another network (%s), not %s' % (show(document['network']), network.name)
+    if not isinstance(document['cidr'], str):
+        return 'damaged (its cidr is not text)'
+    leases = document['leases']
+    if not isinstance(leases, dict):
+        return 'damaged (its leases are %s, not a mapping)' % ('null' if leases is None else type(leases).__name__)
+    if not leases:
+        return 'empty (it holds no lease, and every network has at least one agent)'
+    for member, text in leases.items():
+        if not isinstance(member, str) or not member.startswith(MEMBER_PREFIXES) or not isinstance(text, str):
+            return 'damaged (the lease %s: %s is not a member and an address)' % (show(member), show(text))
+    return None
 
 
 def state_document(network, leases):

@@ -18,6 +18,8 @@ import datetime
 import re
 
 from ansible_collections.meshconnect.mesh.plugins.module_utils import mesh_access as access
+from ansible_collections.meshconnect.mesh.plugins.module_utils.mesh_errors import show
+from ansible_collections.meshconnect.mesh.plugins.module_utils.mesh_schema import check_facts, shape_and_clean
 from ansible_collections.meshconnect.mesh.plugins.module_utils.mesh_net import (
     MAX_ADDR, AddressError, EVERYTHING, PortSet, cidr_interval, format_ip, overlaps, parse_cidr, parse_ip,
     prefix_mask,
@@ -38,6 +40,7 @@ NETWORK_DEFAULTS = {
     'keepalive': 25,
     'dns': [],
     'allow_ping': True,
+    'allow_public_cidr': False,
 }
 SITE_KEYS = ('name', 'router', 'endpoint', 'endpoint_port', 'behind_nat', 'port_forwarding', 'masquerade',
              'resources', 'ignore_interfaces', 'include_interfaces')
@@ -50,6 +53,12 @@ TEST_KEYS = ('user', 'site', 'allow', 'deny')
 
 # Interfaces that are never a site's LAN unless the inventory says so (include_interfaces): tunnels,
 # overlays and the bridges of container and VM runtimes.
+# The overlay lives in private (RFC 1918) or shared (RFC 6598) address space unless allow_public_cidr says
+# otherwise; these never, whatever it says, and no endpoint is in them: "this network", loopback,
+# multicast, reserved and broadcast.
+PRIVATE_RANGES = ('10.0.0.0/8', '172.16.0.0/12', '192.168.0.0/16', '100.64.0.0/10')
+SPECIAL_RANGES = ('0.0.0.0/8', '127.0.0.0/8', '224.0.0.0/4', '240.0.0.0/4')
+
 VIRTUAL_KINDS = frozenset(('wireguard', 'tun', 'tap', 'vxlan', 'geneve', 'gre', 'gretap', 'ip6gre', 'ip6gretap',
                            'ipip', 'ip6tnl', 'sit', 'vti', 'vti6', 'dummy', 'ifb', 'vrf', 'macsec', 'nlmon',
                            'bareudp', 'gtp'))
@@ -362,8 +371,39 @@ def _load_network(problems, raw):
         except AddressError as exc:
             problems.error(item, 'dns entry is invalid: %s.' % exc, 'list IPv4 addresses of DNS servers.')
     allow_ping = _bool(problems, item, data, 'allow_ping', True)
+    _check_overlay_space(problems, item, cidr, net, length, _bool(problems, item, data, 'allow_public_cidr', False))
     return Network(name, '%s/%d' % (format_ip(net), length), net, length, port, interface, mtu, keepalive,
                    dns, allow_ping)
+
+
+def _in_ranges(lo, hi, ranges):
+    """The first of ``ranges`` (CIDR strings) that ``lo..hi`` overlaps, or None."""
+    for text in ranges:
+        if overlaps((lo, hi), cidr_interval(text)):
+            return text
+    return None
+
+
+def _inside_ranges(lo, hi, ranges):
+    for text in ranges:
+        rlo, rhi = cidr_interval(text)
+        if rlo <= lo and hi <= rhi:
+            return True
+    return False
+
+
+def _check_overlay_space(problems, item, cidr, net, length, allow_public):
+    lo, hi = net, net | (~prefix_mask(length) & MAX_ADDR)
+    special = _in_ranges(lo, hi, SPECIAL_RANGES)
+    if special:
+        problems.error(item, 'cidr %s overlaps %s, which is never routable as an overlay.' % (show(cidr), special),
+                       'use private or shared address space, e.g. 100.65.0.0/22.')
+    elif not allow_public and not _inside_ranges(lo, hi, PRIVATE_RANGES):
+        problems.error(item, 'cidr %s is public address space: members would route someone else\'s addresses '
+                       'into the mesh.' % show(cidr),
+                       'use private or shared address space (RFC 1918: 10.0.0.0/8, 172.16.0.0/12, '
+                       '192.168.0.0/16; RFC 6598: 100.64.0.0/10), e.g. 100.65.0.0/22; or set '
+                       'meshconnect_network.allow_public_cidr: true if you own that space.')
 
 
 def _load_resource(problems, network, site_name, index, raw, seen):
@@ -435,11 +475,21 @@ def _load_site(problems, network, host, raw):
         endpoint = None
     if isinstance(endpoint, str) and re.match(r'^[0-9.]+$', endpoint):
         try:
-            parse_ip(endpoint)
+            address = parse_ip(endpoint)
         except AddressError as exc:
             problems.error(item, 'endpoint is invalid: %s.' % exc,
                            'give the IPv4 address or host name peers dial, without a port.')
             endpoint = None
+        else:
+            if network.lo <= address <= network.hi:
+                problems.error(item, 'endpoint %s is inside the overlay network %s: the tunnel would have to '
+                               'carry its own packets.' % (endpoint, network.cidr),
+                               'give the address peers dial on the underlay (public or LAN address of the agent).')
+                endpoint = None
+            elif _in_ranges(address, address, SPECIAL_RANGES):
+                problems.error(item, 'endpoint %s is a loopback, multicast or reserved address that no peer can '
+                               'dial.' % endpoint, 'give the address peers dial to reach the agent.')
+                endpoint = None
     site = Site(
         host=host, name=name,
         router=_bool(problems, item, raw, 'router', True),
@@ -518,7 +568,7 @@ def _load_local_resources(problems, network, site, facts, endpoint_ips):
             if isinstance(length, bool) or not isinstance(length, int) or not 0 <= length <= 32:
                 raise ValueError(length)
         except (AddressError, TypeError, ValueError):
-            problems.warn("site '%s'" % site.name, 'ignored a malformed discovered address %r.' % (entry,))
+            problems.warn("site '%s'" % site.name, 'ignored a malformed discovered address %s.' % show(entry))
             continue
         addresses.add(addr)
         if site.router:
@@ -559,6 +609,14 @@ def load_model(inventory, facts, problems, today=None):
     ``facts`` maps agent inventory host names to what the agent reported
     (``public_key``, ``interfaces``); it may be empty.
     """
+    # Shape first: nothing below reads a value of the wrong kind (see mesh_schema). What is malformed
+    # is left out whole, and the rest is still validated, so that one run lists every problem.
+    shape_errors, inventory = shape_and_clean(inventory)
+    problems.errors.extend(shape_errors)
+    for message in check_facts(facts):
+        problems.errors.append('agent facts: ' + message)
+    if inventory is None or check_facts(facts):
+        problems.raise_if_any()
     facts = facts or {}
     network = _load_network(problems, inventory.get('network'))
 

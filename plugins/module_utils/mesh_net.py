@@ -13,35 +13,41 @@ from __future__ import absolute_import, division, print_function
 __metaclass__ = type
 
 import bisect
+import ipaddress
 import re
+
+from ansible_collections.meshconnect.mesh.plugins.module_utils.mesh_errors import show
 
 MAX_ADDR = (1 << 32) - 1
 PORT_MAX = 65535
 PORT_PROTOCOLS = ('tcp', 'udp')
 
-_PORT_RE = re.compile(r'^(tcp|udp)/(\d{1,5})(?:-(\d{1,5}))?$')
+# ASCII digits only, to the end of the text (no trailing newline): int() would read other scripts' digits.
+_PORT_RE = re.compile(r'(tcp|udp)/([0-9]{1,5})(?:-([0-9]{1,5}))?\Z', re.ASCII)
+_PREFIX_RE = re.compile(r'[0-9]{1,2}\Z', re.ASCII)
 
 
 class AddressError(ValueError):
     """An address, prefix or port specification is malformed."""
 
 
+def _address_error(text, what, why=None):
+    detail = ' (%s)' % why if why and len(text) <= 40 else ''
+    return AddressError('%s is not %s%s' % (show(text), what, detail))
+
+
 def parse_ip(text):
-    """Return the integer value of a dotted-quad IPv4 address."""
+    """Return the integer value of a dotted-quad IPv4 address.
+
+    Parsed by the standard library: ASCII digits only, no leading zeros, no
+    spaces; anything else raises ``AddressError`` with a bounded quote.
+    """
     if not isinstance(text, str):
-        raise AddressError('%r is not an IPv4 address' % (text,))
-    parts = text.split('.')
-    if len(parts) != 4:
-        raise AddressError('%r is not an IPv4 address' % (text,))
-    value = 0
-    for part in parts:
-        if not part.isdigit() or len(part) > 3 or (len(part) > 1 and part[0] == '0'):
-            raise AddressError('%r is not an IPv4 address' % (text,))
-        octet = int(part)
-        if octet > 255:
-            raise AddressError('%r is not an IPv4 address' % (text,))
-        value = (value << 8) | octet
-    return value
+        raise _address_error(text, 'an IPv4 address')
+    try:
+        return int(ipaddress.IPv4Address(text))
+    except ValueError as exc:
+        raise _address_error(text, 'an IPv4 address', str(exc))
 
 
 def format_ip(value):
@@ -55,18 +61,22 @@ def parse_cidr(text, strict=True):
     (``10.0.0.1/24`` is refused: host bits set).
     """
     if not isinstance(text, str):
-        raise AddressError('%r is not an IPv4 address or CIDR' % (text,))
+        raise _address_error(text, 'an IPv4 address or CIDR')
     if '/' in text:
         addr_text, _sep, len_text = text.partition('/')
-        if not len_text.isdigit() or int(len_text) > 32:
-            raise AddressError('%r has an invalid prefix length' % (text,))
+        if not _PREFIX_RE.match(len_text) or int(len_text) > 32:
+            raise AddressError('%s has an invalid prefix length (write /0 to /32)' % show(text))
         length = int(len_text)
     else:
         addr_text, length = text, 32
-    addr = parse_ip(addr_text)
+    try:
+        addr = parse_ip(addr_text)
+    except AddressError:
+        raise _address_error(text, 'an IPv4 address or CIDR')
     mask = prefix_mask(length)
     if strict and addr & ~mask & MAX_ADDR:
-        raise AddressError('%r has host bits set; did you mean %s/%d?' % (text, format_ip(addr & mask), length))
+        raise AddressError('%s has host bits set; did you mean %s/%d?'
+                           % (show(text), format_ip(addr & mask), length))
     return addr & mask if strict else addr, length
 
 
@@ -248,14 +258,14 @@ def parse_port_spec(spec):
     """``tcp/443`` or ``udp/1000-2000`` -> ``(proto, lo, hi)``."""
     match = _PORT_RE.match(spec) if isinstance(spec, str) else None
     if not match:
-        raise AddressError('%r is not a port specification; write proto/port or proto/low-high '
-                           'with proto tcp or udp, e.g. tcp/443 or udp/1000-2000' % (spec,))
+        raise AddressError('%s is not a port specification; write proto/port or proto/low-high '
+                           'with proto tcp or udp, e.g. tcp/443 or udp/1000-2000' % show(spec))
     proto, lo, hi = match.group(1), int(match.group(2)), match.group(3)
     hi = int(hi) if hi is not None else lo
     if not 1 <= lo <= PORT_MAX or not 1 <= hi <= PORT_MAX:
-        raise AddressError('%r: ports must be between 1 and %d' % (spec, PORT_MAX))
+        raise AddressError('%s: ports must be between 1 and %d' % (show(spec), PORT_MAX))
     if lo > hi:
-        raise AddressError('%r: the range is reversed; write %s/%d-%d' % (spec, proto, hi, lo))
+        raise AddressError('%s: the range is reversed; write %s/%d-%d' % (show(spec), proto, hi, lo))
     return proto, lo, hi
 
 

@@ -11,23 +11,46 @@ reads every visible file of an inventory directory as inventory.
     plan.json     the reachability snapshot of the last applied run
     keys/         private keys generated for users (0700, files 0600; never commit)
     bundles/      client bundles written by users.yml (0700, files 0600)
+    .gitignore    keeps keys/, bundles/ and the lock out of version control
+    .lock         taken by every run that reads or writes the state
 
-Files are written atomically and only when their content changes.
+What it guarantees: every file is written whole or not at all (a temporary
+file, flushed to disk, renamed into place), and only when its content
+changes; runs that write take an exclusive lock on the directory, runs that
+only read a shared one, so two runs at once queue instead of racing; a file
+that exists must be valid and complete, or the run stops and names it;
+starting from nothing is only for a directory that holds no state yet.
 """
 
 from __future__ import absolute_import, division, print_function
 
 __metaclass__ = type
 
+import errno
 import json
 import os
+import socket
 import tempfile
+import time
+
+try:
+    import fcntl
+except ImportError:  # pragma: no cover - the controller is POSIX
+    fcntl = None
 
 DEFAULT_DIR = '.meshconnect'
 LEASES = 'leases.json'
 FACTS = 'facts.json'
 SNAPSHOT = 'plan.json'
 KEYS = 'keys'
+BUNDLES = 'bundles'
+LOCK = '.lock'
+GITIGNORE = '.gitignore'
+GITIGNORE_LINES = ('keys/', 'bundles/', LOCK, '.*.tmp')
+# Files whose presence means the directory has been used: without leases.json, it lost its leases.
+STATE_FILES = (FACTS, SNAPSHOT, KEYS, BUNDLES)
+PRIVATE_DIR_MODE = 0o700
+PRIVATE_FILE_MODE = 0o600
 
 
 class StateError(Exception):
@@ -52,20 +75,78 @@ def visible_to_inventory(state_dir, inventory_dir):
 
 
 def read_json(path):
-    """The document at ``path``, or None when the file does not exist."""
+    """The document (a mapping) at ``path``, or None when the file does not exist.
+
+    A file that exists but is empty, not JSON, or JSON of another kind (null,
+    a list) is damage: StateError names it.
+    """
     try:
         with open(path, 'r') as handle:
-            return json.load(handle)
+            document = json.load(handle)
     except (IOError, OSError) as exc:
-        if not os.path.exists(path):
+        if not os.path.lexists(path):
             return None
         raise StateError('cannot read %s: %s' % (path, exc))
     except ValueError as exc:
-        raise StateError('%s is not valid JSON (%s); restore it from version control' % (path, exc))
+        raise StateError('%s is not valid JSON (%s). Fix: restore it from version control.' % (path, exc))
+    if not isinstance(document, dict):
+        raise StateError('%s is damaged: it holds %s, not a mapping. Fix: restore it from version control.'
+                         % (path, 'null' if document is None else 'a %s' % type(document).__name__))
+    return document
 
 
 def dumps(data):
     return json.dumps(data, indent=2, sort_keys=True) + '\n'
+
+
+def write_atomic(path, data, mode):
+    """Write bytes ``data`` to ``path`` whole or not at all: a temporary file
+    in the same directory, created with ``mode``, flushed to disk, renamed
+    over ``path``.  Readers see the old file or the new one, never a part."""
+    directory = os.path.dirname(path) or '.'
+    fd, tmp = tempfile.mkstemp(dir=directory, prefix='.%s.' % os.path.basename(path), suffix='.tmp')
+    try:
+        os.fchmod(fd, mode)
+        with os.fdopen(fd, 'wb') as handle:
+            handle.write(data)
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.rename(tmp, path)
+    except BaseException:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+        raise
+    _sync_dir(directory)
+
+
+def create_atomic(path, data, mode):
+    """Like ``write_atomic``, but never replaces an existing ``path``
+    (``OSError`` EEXIST): the file appears complete or not at all."""
+    directory = os.path.dirname(path) or '.'
+    fd, tmp = tempfile.mkstemp(dir=directory, prefix='.%s.' % os.path.basename(path), suffix='.tmp')
+    try:
+        os.fchmod(fd, mode)
+        with os.fdopen(fd, 'wb') as handle:
+            handle.write(data)
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.link(tmp, path)
+    finally:
+        os.unlink(tmp)
+    _sync_dir(directory)
+
+
+def _sync_dir(directory):
+    try:
+        fd = os.open(directory, os.O_RDONLY)
+    except OSError:
+        return
+    try:
+        os.fsync(fd)
+    except OSError:
+        pass
+    finally:
+        os.close(fd)
 
 
 def write_json(path, data, mode=0o644):
@@ -80,14 +161,166 @@ def write_json(path, data, mode=0o644):
     directory = os.path.dirname(path) or '.'
     if not os.path.isdir(directory):
         os.makedirs(directory, 0o755)
-    fd, tmp = tempfile.mkstemp(dir=directory, prefix='.%s.' % os.path.basename(path))
-    try:
-        with os.fdopen(fd, 'w') as handle:
-            handle.write(text)
-        os.chmod(tmp, mode)
-        os.rename(tmp, path)
-    except Exception:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
+    write_atomic(path, text.encode('utf-8'), mode)
     return True
+
+
+def has_state(state_dir):
+    """True when ``state_dir`` holds state (any file of a run), so that a
+    missing leases.json means lost leases, not a new network."""
+    if not os.path.isdir(state_dir):
+        return False
+    return any(os.path.exists(os.path.join(state_dir, name)) for name in (LEASES,) + STATE_FILES)
+
+
+def check_complete(state_dir):
+    """Raise StateError when the directory holds state but no leases.json."""
+    if has_state(state_dir) and not os.path.exists(os.path.join(state_dir, LEASES)):
+        present = [name for name in STATE_FILES if os.path.exists(os.path.join(state_dir, name))]
+        raise StateError(
+            '%s has no %s, but holds %s from earlier runs: its leases are lost, and a new lease file would give '
+            'members new addresses. Fix: restore %s from version control; to renumber every member on purpose, '
+            'move the whole directory away and run again.'
+            % (state_dir, LEASES, ', '.join(present), os.path.join(state_dir, LEASES)))
+
+
+def check_document(path, document, required):
+    """Raise StateError unless ``document`` is a mapping with each key of
+    ``required`` (key -> type or tuple of types)."""
+    if document is None:
+        return
+    if not isinstance(document, dict):
+        raise StateError('%s is damaged: it holds %s, not a mapping. Fix: restore it from version control.'
+                         % (path, type(document).__name__))
+    for key, kinds in sorted(required.items()):
+        kinds = kinds if isinstance(kinds, tuple) else (kinds,)
+        if key not in document:
+            raise StateError('%s is incomplete: it has no "%s". Fix: restore it from version control.'
+                             % (path, key))
+        value = document[key]
+        if not isinstance(value, kinds) or (isinstance(value, bool) and bool not in kinds):
+            raise StateError('%s is damaged: "%s" is %s. Fix: restore it from version control.'
+                             % (path, key, 'null' if value is None else type(value).__name__))
+
+
+def ensure_gitignore(state_dir, check_mode=False):
+    """Make ``state_dir/.gitignore`` list keys/, bundles/ and the lock; True when it changed."""
+    path = os.path.join(state_dir, GITIGNORE)
+    try:
+        with open(path, 'r') as handle:
+            text = handle.read()
+    except (IOError, OSError):
+        text = None
+    lines = (text or '').splitlines()
+    missing = [line for line in GITIGNORE_LINES if line not in lines]
+    if not missing:
+        return False
+    if not check_mode:
+        head = ('# Written by meshconnect.mesh: private keys, client bundles and the run lock never go to '
+                'version control.\n' if text is None else text if text.endswith('\n') or not text else text + '\n')
+        write_atomic(path, (head + '\n'.join(missing) + '\n').encode('utf-8'), 0o644)
+    return True
+
+
+def repair_modes(paths_and_modes, check_mode=False):
+    """Put each existing path back to its mode (private dirs 0700, files 0600);
+    return ``[(path, old_mode, new_mode)]`` of what was (or would be) fixed."""
+    fixed = []
+    for path, mode in paths_and_modes:
+        try:
+            current = os.lstat(path).st_mode & 0o777
+        except OSError:
+            continue
+        if os.path.islink(path):
+            raise StateError('%s is a symbolic link; private state must be a real file or directory. Fix: '
+                             'replace the link with the file it points to.' % path)
+        if current != mode:
+            if not check_mode:
+                os.chmod(path, mode)
+            fixed.append((path, '%04o' % current, '%04o' % mode))
+    return fixed
+
+
+def private_paths(directory, suffixes=(), names=()):
+    """``directory`` (0700) and its files ending in ``suffixes`` or listed in
+    ``names`` (0600), for repair_modes."""
+    out = [(directory, PRIVATE_DIR_MODE)]
+    if os.path.isdir(directory):
+        for name in sorted(os.listdir(directory)):
+            if (suffixes and name.endswith(suffixes)) or name in names:
+                out.append((os.path.join(directory, name), PRIVATE_FILE_MODE))
+    return out
+
+
+class StateLock:
+    """An advisory lock (flock) on ``state_dir/.lock``: exclusive for runs
+    that write, shared for runs that only read.  While another run holds it,
+    ``notify(message)`` is called once and the lock is retried until
+    ``timeout`` seconds have passed; then StateError says who holds it.  The
+    kernel releases the lock when its holder ends, crashed or not.
+    """
+
+    def __init__(self, state_dir, exclusive=True, timeout=300, notify=None, poll=0.2):
+        self.state_dir = state_dir
+        self.exclusive = exclusive
+        self.timeout = timeout
+        self.notify = notify
+        self.poll = poll
+        self.handle = None
+
+    @property
+    def path(self):
+        return os.path.join(self.state_dir, LOCK)
+
+    def __enter__(self):
+        if fcntl is None:   # pragma: no cover
+            return self
+        if not os.path.isdir(self.state_dir):
+            if not self.exclusive:
+                return self     # nothing to read yet, nothing to lock
+            os.makedirs(self.state_dir, 0o755)
+        self.handle = open(self.path, 'a+')
+        flags = (fcntl.LOCK_EX if self.exclusive else fcntl.LOCK_SH) | fcntl.LOCK_NB
+        deadline = time.time() + self.timeout
+        told = False
+        while True:
+            try:
+                fcntl.flock(self.handle.fileno(), flags)
+                break
+            except (IOError, OSError) as exc:
+                if exc.errno not in (errno.EAGAIN, errno.EACCES, errno.EWOULDBLOCK):
+                    raise
+            holder = self._holder()
+            if time.time() >= deadline:
+                self.handle.close()
+                self.handle = None
+                raise StateError('another run holds the lock on %s (%s) for more than %d s. Fix: wait for that run '
+                                 'to finish and run again, or raise the lock timeout (meshconnect_lock_timeout); '
+                                 'the lock goes away by itself when that run ends.'
+                                 % (self.state_dir, holder, self.timeout))
+            if not told and self.notify:
+                self.notify('waiting for the lock on %s, held by %s (up to %d s)'
+                            % (self.state_dir, holder, self.timeout))
+                told = True
+            time.sleep(self.poll)
+        if self.exclusive:
+            self.handle.seek(0)
+            self.handle.truncate()
+            self.handle.write('pid %d on %s since %s\n' % (os.getpid(), socket.gethostname(),
+                                                           time.strftime('%Y-%m-%d %H:%M:%S')))
+            self.handle.flush()
+        return self
+
+    def _holder(self):
+        try:
+            with open(self.path, 'r') as handle:
+                text = handle.read(200).strip()
+            return 'last taken by %s' % text if text else 'a run that only reads'
+        except (IOError, OSError):
+            return 'another run'
+
+    def __exit__(self, *exc_info):
+        if self.handle is not None:
+            self.handle.close()     # releases the lock
+            self.handle = None
+        return False

@@ -36,14 +36,26 @@ options:
     description: Where M(meshconnect.mesh.mesh_plan) keeps generated user keys (C(STATE_DIR/keys)).
     type: path
     required: true
+  state_dir:
+    description:
+      - The state directory locked while bundles are written (the one M(meshconnect.mesh.mesh_plan) returns);
+        defaults to the parent of O(keys_dir).
+    type: path
   qr:
     description: Also write QR codes (needs the Python package C(segno) on the controller).
     type: bool
     default: true
   prune:
-    description: Remove bundles of users that are no longer active.
+    description:
+      - Remove bundles of users that are no longer active.
+      - Only files this module wrote are removed; it lists them in C(.meshconnect-bundles.json) in O(dest).
+        Other files in O(dest) are never touched.
     type: bool
     default: true
+  lock_timeout:
+    description: Seconds to wait for the lock on O(state_dir) while another run holds it.
+    type: int
+    default: 300
 requirements:
   - segno (Python, on the controller) for QR codes
 attributes:
@@ -97,4 +109,19 @@ dest:
   description: The bundle directory.
   returned: always
   type: str
+modes_fixed:
+  description: Bundle and key files (and their directories) whose mode had drifted, put back to 0600 (0700).
+  returned: success
+  type: list
+  elements: dict
+  contains:
+    path:
+      description: The file or directory.
+      type: str
+    mode:
+      description: The mode it had.
+      type: str
+    fixed_to:
+      description: The mode it has now.
+      type: str
 '''

@@ -22,6 +22,10 @@ description:
     policy tests, and returns the plans and a report (reachability matrix, test results, explain answer,
     semantic diff against the last recorded run).
   - Bad input fails with every problem listed, each naming the item and the fix; nothing is written then.
+    The shape of every inventory value is checked before any is used, and messages quote values only in part.
+  - The state directory is locked for the run; its files are written whole or not at all; a file that exists
+    must be valid and complete, else the run stops naming it; private key files that drifted to a wider mode
+    are put back to 0600 (their directory to 0700) and reported. See the inventory documentation.
   - "Run it once per play (C(run_once: true)); its cost is linear in the size of the inventory."
 options:
   agents_group:
@@ -63,6 +67,12 @@ options:
   today:
     description: Date (YYYY-MM-DD) used to decide which users expired; defaults to today (UTC).
     type: str
+  lock_timeout:
+    description:
+      - Seconds to wait for the lock on O(state_dir) while another run holds it, then fail naming the holder.
+        A run that may write (outside check mode) takes the lock alone; runs in check mode share it.
+      - Defaults to C(meshconnect_lock_timeout), else 300.
+    type: int
 attributes:
   check_mode:
     description: Can run in check mode and return changed status prediction without modifying target.
@@ -172,4 +182,19 @@ written:
   returned: success
   type: list
   elements: str
+modes_fixed:
+  description: Private paths whose mode had drifted, put back (or, in check mode, to be put back).
+  returned: success
+  type: list
+  elements: dict
+  contains:
+    path:
+      description: The file or directory.
+      type: str
+    mode:
+      description: The mode it had.
+      type: str
+    fixed_to:
+      description: The mode it has now.
+      type: str
 '''

@@ -214,16 +214,25 @@ def mode(path):
 
 
 def snapshot_tree(root):
-    """relative path -> (mode, bytes) of every file and directory under ``root``."""
+    """relative path -> (mode, bytes) of every file and directory under ``root``.
+
+    The run lock (``.lock``, taken by every run, even one that fails) is not state: it is left out,
+    and so is a directory that holds nothing else.
+    """
     out = {}
     for dirpath, dirnames, filenames in os.walk(root):
         for name in dirnames:
             path = os.path.join(dirpath, name)
             out[os.path.relpath(path, root)] = (mode(path), None)
         for name in filenames:
+            if name == '.lock':
+                continue
             path = os.path.join(dirpath, name)
             with open(path, 'rb') as handle:
                 out[os.path.relpath(path, root)] = (mode(path), handle.read())
+    for rel in sorted((k for k, v in out.items() if v[1] is None), key=len, reverse=True):
+        if not any(other.startswith(rel + os.sep) for other in out):
+            del out[rel]
     return out
 
 

@@ -241,7 +241,7 @@ def test_bad_inventory_fails_with_every_error_and_writes_nothing(tmp_path):
     assert run.task_status(COMPILE) == 'fatal'
     assert 'the mesh inventory has 3 errors:' in run.stdout
     assert "  - user 'bob': is defined more than once. Fix: merge the two entries." in run.stdout
-    assert "  - user '../evil': user name '../evil' is not a valid name. Fix: " in run.stdout
+    assert "  - user #5: name '../evil' is not a valid name. Fix: " in run.stdout
     assert "  - policy 'typo': allow 'hqq:web' names unknown site 'hqq'. Fix: use one of: branch, hq." in run.stdout
     # Nothing written: not the key pairs of alice and bob (who have no public key), nor one for
     # '../evil' (keys/../evil.key, outside the keys directory).

@@ -129,7 +129,7 @@ def test_same_resource_name_in_two_sites_is_fine():
     ('10.1.0.1/24', "'10.1.0.1/24' has host bits set"),
     ('10.1.0.0/33', "'10.1.0.0/33' has an invalid prefix length"),
     ('10.1.0.0/', "'10.1.0.0/' has an invalid prefix length"),
-    ('10.1.0/24', "'10.1.0' is not an IPv4 address"),
+    ('10.1.0/24', "'10.1.0/24' is not an IPv4 address or CIDR"),
 ])
 def test_invalid_cidr(address, fragment):
     inv = inventory()
@@ -147,7 +147,8 @@ def test_host_bits_error_suggests_the_network():
 def test_invalid_ip(address):
     inv = inventory()
     site(inv, 'hq')['resources'].append({'name': 'extra', 'address': address})
-    assert_error(inv, "site 'hq' resource 'extra'", 'address is invalid')
+    assert_error(inv, "site 'hq' resource 'extra'", 'address')
+    assert_error(inv, 'is not' if isinstance(address, str) else 'must be a string')
 
 
 @pytest.mark.parametrize('spec', ['tcp/http', 'icmp/8', 'tcp:443', '443'])
@@ -440,7 +441,7 @@ def test_resource_that_is_not_a_mapping():
 
 def test_link_resources_that_are_not_a_list():
     inv = inventory(links=[{'name': 'l1', 'sites': {'hq': 'web', 'branch': []}}])
-    assert_error(inv, "link 'l1'", "resources of site 'hq' must be a list")
+    assert_error(inv, "link 'l1'", "sites: hq must be a list of resources, or a mapping with expose and connect")
 
 
 @pytest.mark.parametrize('key, item', [
@@ -542,12 +543,12 @@ def test_endpoint_with_a_trailing_newline():
 def test_name_with_a_trailing_newline():
     inv = inventory()
     inv['users'][3]['name'] = 'dave\n'
-    assert_error(inv, 'user name', 'not a valid name')
+    assert_error(inv, 'user #', 'name', 'is not a valid name')
 
 
 def test_interface_with_a_trailing_newline():
     inv = inventory(network={'name': 'corp', 'cidr': '100.64.0.0/24', 'interface': 'mc0\n'})
-    assert_error(inv, 'meshconnect_network', 'not a valid Linux interface name')
+    assert_error(inv, 'meshconnect_network', 'interface', 'is not an interface name')
 
 
 @pytest.mark.parametrize('interface', ['wg-mesh-interface0', 'mc 0', ''])

@@ -105,8 +105,15 @@ def test_leases_survive_a_json_round_trip():
     assert _changes(build(inventory(), lease_state=state)) == []
 
 
+def doc(leases, **changes):
+    """A complete lease document for the base inventory's network."""
+    document = {'version': 1, 'network': 'corp', 'cidr': '100.64.0.0/24', 'leases': leases}
+    document.update(changes)
+    return document
+
+
 def test_hand_written_lease_is_kept():
-    state = {'version': 1, 'leases': {'user/alice': '100.64.0.200'}}
+    state = doc({'user/alice': '100.64.0.200'})
     result = build(inventory(), lease_state=state)
     assert _leases(result)['user/alice'] == '100.64.0.200'
     assert _leases(result)['user/bob'] == '100.64.0.4'
@@ -131,34 +138,57 @@ def test_shrinking_the_cidr_around_existing_leases_is_fine():
 
 @pytest.mark.parametrize('address', ['100.64.0.0', '100.64.0.255'])
 def test_network_and_broadcast_addresses_are_not_leases(address):
-    state = {'version': 1, 'leases': {'user/alice': address}}
+    state = doc({'user/alice': address})
     assert_error(inventory(), 'user/alice', address, 'outside the overlay network', lease_state=state)
 
 
 def test_stale_lease_of_a_removed_member_outside_the_cidr_is_ignored():
-    state = {'version': 1, 'leases': {'user/gone': '10.0.0.1'}}
+    state = doc({'user/gone': '10.0.0.1'})
     result = build(inventory(), lease_state=state)
     assert 'user/gone' not in _leases(result)
 
 
 @pytest.mark.parametrize('state, fragment', [
-    ({'version': 1, 'leases': ['user/alice']}, 'leases is not a mapping'),
-    ({'version': 1, 'leases': {'user/alice': '100.64.0.999'}}, "invalid address '100.64.0.999'"),
-    ({'version': 1, 'leases': {'user/alice': 7}}, 'invalid address 7'),
-    ({'version': 1, 'leases': {'user/alice': '100.64.0.9', 'user/bob': '100.64.0.9'}}, 'user/alice and user/bob'),
-    ({'version': 2, 'leases': {}}, 'version 2'),
+    (doc(['user/alice']), 'its leases are list, not a mapping'),
+    (doc({'user/alice': '100.64.0.999'}), "invalid address '100.64.0.999'"),
+    (doc({'user/alice': 7}), 'is not a member and an address'),
+    (doc({'user/alice': '100.64.0.9', 'user/bob': '100.64.0.9'}), 'user/alice and user/bob'),
+    (doc({'user/alice': '100.64.0.9'}, version=2), 'version 2'),
+    (doc({'user/alice': '100.64.0.9'}, network='other'), "another network ('other')"),
 ])
 def test_damaged_lease_file_is_an_error(state, fragment):
     assert_error(inventory(), "network 'corp' (100.64.0.0/24)", fragment, lease_state=state)
 
 
-@pytest.mark.parametrize('state', [['user/alice', '100.64.0.4'], 'leases', 42])
+@pytest.mark.parametrize('state', [['user/alice', '100.64.0.4'], 'leases', 42, True, 2.5])
 def test_lease_file_that_is_not_a_mapping_is_an_error(state):
     assert_error(inventory(), "network 'corp' (100.64.0.0/24)", 'damaged', lease_state=state)
 
 
-def test_empty_lease_state_is_a_first_run():
-    assert _leases(build(inventory(), lease_state={})) == _leases(build(inventory()))
+def _damaged_documents():
+    """Every way a lease file can parse and still not be a complete one: each key missing, null, or of
+    another kind, the leases empty, and entries that are not member -> address."""
+    good = doc({'agent/hq': '100.64.0.1'})
+    for key in sorted(good):
+        broken = dict(good)
+        del broken[key]
+        yield 'no-%s' % key, broken
+        for label, value in (('null', None), ('list', []), ('map', {}), ('text', ''), ('number', 0), ('bool', True)):
+            if type(value) is type(good[key]) and value != {} and key != 'leases':
+                continue
+            yield '%s-%s' % (key, label), dict(good, **{key: value})
+    yield 'empty', {}
+    yield 'unknown-key', dict(good, extra=1)
+    yield 'bad-member', dict(good, leases={'hq': '100.64.0.1'})
+    yield 'number-member', dict(good, leases={'agent/hq': 1})
+
+
+@pytest.mark.parametrize('label, state', list(_damaged_documents()), ids=[d[0] for d in _damaged_documents()])
+def test_a_lease_file_that_parses_but_is_not_complete_stops_the_run(label, state):
+    """{}, "leases": null, "leases": [] and their kind are damage, never "no leases yet"."""
+    errors = assert_error(inventory(), "network 'corp' (100.64.0.0/24)", 'lease file', 'renumber',
+                          'restore leases.json', lease_state=state)
+    assert errors, label
 
 
 def test_exhaustion_when_new_members_do_not_fit():

@@ -103,7 +103,7 @@ def test_plain_form_keeps_the_seed_behaviour():
     ({'connect': ['lan:tcp/22']}, ("connect entry 'lan:tcp/22' is not a resource name",)),
     ({'connect': 'lan'}, ('connect must be a list',)),
     ({'exposes': ['db']}, ("unknown key 'exposes'",)),
-    ('db', ('must be a list, or a mapping with expose and connect',)),
+    ('db', ('must be a list of resources, or a mapping with expose and connect',)),
 ])
 def test_bad_link_members_are_named_with_a_fix(member, fragments):
     inv = inventory()
