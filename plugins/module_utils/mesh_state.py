@@ -279,7 +279,14 @@ class StateLock:
             if not self.exclusive:
                 return self     # nothing to read yet, nothing to lock
             os.makedirs(self.state_dir, 0o755)
-        self.handle = open(self.path, 'a+')
+        # Never through a symbolic link: the lock file is written (who holds it), and a link planted in
+        # the state directory must not make a run write elsewhere.
+        try:
+            fd = os.open(self.path, os.O_RDWR | os.O_CREAT | getattr(os, 'O_NOFOLLOW', 0), 0o644)
+        except OSError as exc:
+            raise StateError('cannot open the lock %s (%s). Fix: remove it if it is a symbolic link or not a '
+                             'file; it holds no state.' % (self.path, exc.strerror or exc))
+        self.handle = os.fdopen(fd, 'r+')
         flags = (fcntl.LOCK_EX if self.exclusive else fcntl.LOCK_SH) | fcntl.LOCK_NB
         deadline = time.time() + self.timeout
         told = False

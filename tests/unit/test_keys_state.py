@@ -186,3 +186,31 @@ def test_unreadable_path_is_a_state_error(tmp_path):
     with pytest.raises(state.StateError) as info:
         state.read_json(str(directory))
     assert 'cannot read' in str(info.value)
+
+
+def test_the_lock_never_follows_a_planted_link(tmp_path):
+    victim = tmp_path / 'victim'
+    victim.write_text('precious\n')
+    state_dir = tmp_path / 'state'
+    state_dir.mkdir()
+    os.symlink(str(victim), str(state_dir / '.lock'))
+    with pytest.raises(state.StateError, match='symbolic link'):
+        with state.StateLock(str(state_dir), timeout=0):
+            pass
+    assert victim.read_text() == 'precious\n'
+
+
+def test_a_second_writer_waits_then_gives_up_and_a_reader_is_not_a_writer(tmp_path):
+    state_dir = str(tmp_path / 'state')
+    told = []
+    with state.StateLock(state_dir, exclusive=True):
+        with pytest.raises(state.StateError, match='another run holds the lock'):
+            with state.StateLock(state_dir, exclusive=True, timeout=0.5, notify=told.append):
+                pass
+        with pytest.raises(state.StateError):
+            with state.StateLock(state_dir, exclusive=False, timeout=0.3):
+                pass
+    assert told and 'waiting for the lock' in told[0]
+    with state.StateLock(state_dir, exclusive=False):
+        with state.StateLock(state_dir, exclusive=False, timeout=0):
+            pass    # readers share
