@@ -226,6 +226,7 @@ class ActionModule(ActionBase):
                     written.append(facts_path)
 
         result.update({
+            'paths': self._paths(task_vars, state_dir),
             'changed': bool(diffs) or bool(written) or (bool(fixed) and not check_mode),
             'plan': compiled['plan'],
             'report': report,
@@ -238,6 +239,22 @@ class ActionModule(ActionBase):
         if diffs and self._task.diff:
             result['diff'] = diffs
         return result
+
+    def _paths(self, task_vars, state_dir):
+        """Every path of the state, so that playbooks never build one."""
+        bundles = self._var(task_vars, 'meshconnect_bundle_dir')
+        topology = self._var(task_vars, 'meshconnect_topology_file')
+        return {
+            'state_dir': state_dir,
+            'leases': os.path.join(state_dir, state.LEASES),
+            'facts': os.path.join(state_dir, state.FACTS),
+            'snapshot': os.path.join(state_dir, state.SNAPSHOT),
+            'keys_dir': os.path.join(state_dir, state.KEYS),
+            'bundles_dir': os.path.abspath(os.path.expanduser(bundles)) if bundles else os.path.join(
+                state_dir, state.BUNDLES),
+            'topology_file': os.path.abspath(os.path.expanduser(topology)) if topology else os.path.join(
+                state_dir, 'topology.svg'),
+        }
 
     def _var(self, task_vars, name):
         if name not in task_vars:

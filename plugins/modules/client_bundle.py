@@ -58,21 +58,15 @@ options:
     default: 300
 requirements:
   - segno (Python, on the controller) for QR codes
+extends_documentation_fragment:
+  - meshconnect.mesh.attributes
+  - meshconnect.mesh.attributes.action
 attributes:
   check_mode:
-    description: Can run in check mode and return changed status prediction without modifying target.
     support: full
   diff_mode:
-    description: Will return details on what has changed (or possibly needs changing in check mode), when in diff mode.
     support: full
     details: Private keys are shown redacted.
-  platform:
-    description: Target OS/families that can be operated against.
-    support: full
-    platforms: posix
-  action:
-    description: Indicates this has a corresponding action plugin so some parts of the options can be executed on the controller.
-    support: full
 author:
   - MeshConnect engineering (@meshconnect)
 '''

@@ -30,17 +30,13 @@ options:
     default: 262144
 requirements:
   - the agent role with C(agent_deny_log) on
+extends_documentation_fragment:
+  - meshconnect.mesh.attributes
 attributes:
   check_mode:
-    description: Can run in check mode and return changed status prediction without modifying target.
     support: full
   diff_mode:
-    description: Will return details on what has changed (or possibly needs changing in check mode), when in diff mode.
     support: none
-  platform:
-    description: Target OS/families that can be operated against.
-    support: full
-    platforms: posix
 author:
   - MeshConnect engineering (@meshconnect)
 '''

@@ -73,22 +73,16 @@ options:
         A run that may write (outside check mode) takes the lock alone; runs in check mode share it.
       - Defaults to C(meshconnect_lock_timeout), else 300.
     type: int
+extends_documentation_fragment:
+  - meshconnect.mesh.attributes
+  - meshconnect.mesh.attributes.action
 attributes:
   check_mode:
-    description: Can run in check mode and return changed status prediction without modifying target.
     support: full
     details: In check mode nothing is written; new leases are computed but not stored, keys not generated.
   diff_mode:
-    description: Will return details on what has changed (or possibly needs changing in check mode), when in diff mode.
     support: full
     details: Shows the change to the lease file.
-  platform:
-    description: Target OS/families that can be operated against.
-    support: full
-    platforms: posix
-  action:
-    description: Indicates this has a corresponding action plugin so some parts of the options can be executed on the controller.
-    support: full
 author:
   - MeshConnect engineering (@meshconnect)
 notes:
@@ -182,6 +176,34 @@ written:
   returned: success
   type: list
   elements: str
+paths:
+  description:
+    - Every path the state owns, so that playbooks never build one. C(bundles_dir) is C(meshconnect_bundle_dir)
+      when set, C(topology_file) is C(meshconnect_topology_file) when set.
+  returned: success
+  type: dict
+  contains:
+    state_dir:
+      description: The state directory.
+      type: str
+    leases:
+      description: The lease file.
+      type: str
+    facts:
+      description: The cached agent facts.
+      type: str
+    snapshot:
+      description: The reachability snapshot of the last applied run.
+      type: str
+    keys_dir:
+      description: Generated user keys.
+      type: str
+    bundles_dir:
+      description: Where users.yml writes client bundles.
+      type: str
+    topology_file:
+      description: Where plan.yml draws the topology.
+      type: str
 modes_fixed:
   description: Private paths whose mode had drifted, put back (or, in check mode, to be put back).
   returned: success

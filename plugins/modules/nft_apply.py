@@ -38,17 +38,13 @@ options:
     default: meshconnect
 requirements:
   - nftables (C(nft)) and util-linux (C(unshare)) on the managed host
+extends_documentation_fragment:
+  - meshconnect.mesh.attributes
 attributes:
   check_mode:
-    description: Can run in check mode and return changed status prediction without modifying target.
     support: full
   diff_mode:
-    description: Will return details on what has changed (or possibly needs changing in check mode), when in diff mode.
     support: full
-  platform:
-    description: Target OS/families that can be operated against.
-    support: full
-    platforms: posix
 author:
   - MeshConnect engineering (@meshconnect)
 '''

@@ -52,20 +52,14 @@ options:
     default: auto
 requirements:
   - iproute2 (C(ip)) on the managed host
+extends_documentation_fragment:
+  - meshconnect.mesh.attributes
+  - meshconnect.mesh.attributes.facts
 attributes:
   check_mode:
-    description: Can run in check mode and return changed status prediction without modifying target.
     support: full
   diff_mode:
-    description: Will return details on what has changed (or possibly needs changing in check mode), when in diff mode.
     support: none
-  facts:
-    description: Action returns an C(ansible_facts) dictionary that will update existing host facts.
-    support: full
-  platform:
-    description: Target OS/families that can be operated against.
-    support: full
-    platforms: posix
 author:
   - MeshConnect engineering (@meshconnect)
 '''

@@ -24,18 +24,14 @@ options:
     default: /etc/meshconnect/private.key
 requirements:
   - wireguard-tools (C(wg)) on the managed host
+extends_documentation_fragment:
+  - meshconnect.mesh.attributes
 attributes:
   check_mode:
-    description: Can run in check mode and return changed status prediction without modifying target.
     support: full
     details: In check mode a missing key is reported as a change and RV(public_key) is null.
   diff_mode:
-    description: Will return details on what has changed (or possibly needs changing in check mode), when in diff mode.
     support: none
-  platform:
-    description: Target OS/families that can be operated against.
-    support: full
-    platforms: posix
 author:
   - MeshConnect engineering (@meshconnect)
 '''

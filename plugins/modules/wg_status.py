@@ -41,17 +41,13 @@ options:
     default: 20
 requirements:
   - wireguard-tools and iputils-ping on the managed host
+extends_documentation_fragment:
+  - meshconnect.mesh.attributes
 attributes:
   check_mode:
-    description: Can run in check mode and return changed status prediction without modifying target.
     support: full
   diff_mode:
-    description: Will return details on what has changed (or possibly needs changing in check mode), when in diff mode.
     support: none
-  platform:
-    description: Target OS/families that can be operated against.
-    support: full
-    platforms: posix
 author:
   - MeshConnect engineering (@meshconnect)
 '''
