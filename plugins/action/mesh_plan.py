@@ -14,7 +14,7 @@ from ansible.plugins.action import ActionBase
 
 from ansible_collections.meshconnect.mesh.plugins.module_utils import mesh_state as state
 from ansible_collections.meshconnect.mesh.plugins.module_utils.mesh_compile import compile_mesh, snapshot
-from ansible_collections.meshconnect.mesh.plugins.module_utils.mesh_errors import MeshError
+from ansible_collections.meshconnect.mesh.plugins.module_utils.mesh_errors import MeshError, show
 from ansible_collections.meshconnect.mesh.plugins.module_utils.mesh_keys import (
     KeyFileError, key_path, load_public_key, new_key_pair, write_private_key,
 )
@@ -61,26 +61,30 @@ class ActionModule(ActionBase):
         hostvars = task_vars.get('hostvars', {})
         hosts = list(task_vars.get('groups', {}).get(args['agents_group'], []))
         # A value built to explode when expanded (nested YAML aliases) is refused before anything renders
-        # it, here or in any variable the mesh variables could name in a template.
-        bombs = [name for name, value in sorted(task_vars.items(), key=lambda item: str(item[0]))
-                 if name not in UNCHECKED_VARS and isinstance(value, (dict, list))
-                 and expanded_size(value) > MAX_EXPANDED]
-        sites = {}
+        # it: the mesh variables, and any variable they could name in a template, of this play and of every
+        # agent (sizes of values shared between hosts, such as group_vars, are computed once).
+        sizes = {}
+        bombs = self._bombs(task_vars, sizes, '')
+        raw_hosts = {}
         for host in hosts:
             host_vars = hostvars[host]
-            site = host_vars.raw_get('meshconnect_site') if hasattr(host_vars, 'raw_get') else None
-            if site is not None and isinstance(site, (dict, list)) and expanded_size(site) > MAX_EXPANDED:
-                bombs.append("meshconnect_site of host '%s'" % host)
-                continue
-            sites[host] = host_vars['meshconnect_site'] if 'meshconnect_site' in host_vars else {}
+            raw = getattr(host_vars, '_vars', None)
+            if raw is None and hasattr(hostvars, 'raw_get'):
+                raw = hostvars.raw_get(host)
+            raw_hosts[host] = raw
+            bombs.extend(self._bombs(raw if isinstance(raw, dict) else {}, sizes, "host '%s': " % host))
         if bombs:
             msg = ('%s expand%s to more than %d values through YAML aliases (a "billion laughs"); nothing was '
                    'rendered. Fix: write the values out, or use aliases only for small, flat values.'
                    % (', '.join(bombs[:10]) + (' and %d more' % (len(bombs) - 10) if len(bombs) > 10 else ''),
                       's' if len(bombs) == 1 else '', MAX_EXPANDED))
             return self._fail(result, msg)
+        del raw_hosts, sizes
         inventory = dict((key, self._var(task_vars, name)) for key, name in INVENTORY_VARS.items())
-        inventory['sites'] = sites
+        inventory['sites'] = {}
+        for host in hosts:
+            host_vars = hostvars[host]
+            inventory['sites'][host] = host_vars['meshconnect_site'] if 'meshconnect_site' in host_vars else {}
         # Nothing below reads an inventory value (the network's name for the state directory, users' names
         # for their key files) before its shape is checked.
         shape, clean = shape_and_clean(inventory)
@@ -113,7 +117,7 @@ class ActionModule(ActionBase):
         if isinstance(timeout, str) and timeout.isascii() and timeout.isdigit():
             timeout = int(timeout)      # from -e, extra variables are text
         if isinstance(timeout, bool) or not isinstance(timeout, int) or timeout < 0:
-            return self._fail(result, 'meshconnect_lock_timeout must be a number of seconds, not %r' % (timeout,))
+            return self._fail(result, 'meshconnect_lock_timeout must be a number of seconds, not %s' % show(timeout))
         try:
             # Runs that write (not in check mode) hold the state directory alone; readers share it.
             with state.StateLock(state_dir, exclusive=not check_mode, timeout=timeout,
@@ -239,6 +243,17 @@ class ActionModule(ActionBase):
         if diffs and self._task.diff:
             result['diff'] = diffs
         return result
+
+    @staticmethod
+    def _bombs(variables, sizes, prefix):
+        found = []
+        for name in sorted(variables, key=str):
+            value = variables[name]
+            if name in UNCHECKED_VARS or not isinstance(value, (dict, list)):
+                continue
+            if expanded_size(value, sizes=sizes) > MAX_EXPANDED:
+                found.append(prefix + str(name))
+        return found
 
     def _paths(self, task_vars, state_dir):
         """Every path of the state, so that playbooks never build one."""

@@ -431,19 +431,22 @@ def _children(node):
     return list(node.values()) if isinstance(node, dict) else list(node)
 
 
-def expanded_size(value, limit=MAX_EXPANDED):
+def expanded_size(value, limit=MAX_EXPANDED, sizes=None):
     """How many values ``value`` holds once every shared (aliased) list and
     mapping is counted each time it is used; anything past ``limit`` (or a
     list that holds itself) is ``limit + 1``.
 
     The cost is linear in the distinct containers, however large the
     expansion: each container's size is computed once (by identity) and
-    reused, without recursion.
+    reused, without recursion. Pass the same ``sizes`` dict to several calls
+    to share that work (values shared between them are walked once); keep
+    the values alive meanwhile, as sizes are remembered by identity.
     """
     container = (dict, list, tuple)
     if not isinstance(value, container):
         return 1
-    sizes = {}
+    if sizes is None:
+        sizes = {}
     expanded = set()    # containers whose children are on the stack: the path from the root
     stack = [value]
     while stack:

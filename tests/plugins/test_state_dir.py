@@ -287,3 +287,16 @@ def test_nested_aliases_fail_fast_before_anything_renders_them(tmp_path, use):
     assert 'through YAML aliases' in run.stdout and 'lol10' in run.stdout, run.stdout
     assert len(run.stdout) < 20000
     assert time.time() - started < 150      # the run ends (it never did: 9**30 values)
+
+
+def test_nested_aliases_in_an_agents_host_vars_fail_fast(tmp_path):
+    work, inv = _fresh(tmp_path)
+    host_file = os.path.join(inv, 'host_vars', 'gw-hq.yml')
+    with open(host_file) as handle:
+        site = yaml.safe_load(handle)['meshconnect_site']
+    with open(host_file, 'w') as handle:
+        handle.write(_laughs_yaml(30, 'meshconnect_site: {name: %s, endpoint: %s, resources: *lol%%d}'
+                                  % (site['name'], site.get('endpoint', 'gw-hq'))))
+    run = run_playbook(work, inv, 'plan.yml')
+    assert run.rc != 0, run.log
+    assert "host 'gw-hq': lol10" in run.stdout and 'through YAML aliases' in run.stdout, run.stdout
