@@ -78,8 +78,9 @@ molecule-all: venv collection image ## Every Molecule scenario, one after the ot
 	$(BIN)/molecule test -s default
 	$(BIN)/molecule test -s mesh
 
-bench: venv collection ## Compile synthetic inventories and print time and memory
+bench: venv collection host-tools ## Compile synthetic inventories, load agent rulesets; print time, memory, rules
 	$(BIN)/python tests/bench/bench_compile.py
+	$(BIN)/python tests/bench/bench_nft.py
 
 test: unit host lint sanity molecule-all ## Every test
 	@echo "all tests passed"
