@@ -92,7 +92,7 @@ def _listing(path):
 
 def main():
     for tool in ('nft', 'unshare'):
-        if subprocess.run(['sh', '-c', 'command -v %s' % tool], stdout=subprocess.DEVNULL).returncode:
+        if subprocess.run(['sh', '-c', 'command -v %s' % tool], stdout=subprocess.DEVNULL, check=False).returncode:
             sys.exit('bench_nft needs %s (make host-tools installs it)' % tool)
     workdir = tempfile.mkdtemp(prefix='meshconnect-bench-nft-')
     rows = []
@@ -107,8 +107,8 @@ def main():
               '%d rules in our chains' % (users, elements, os.path.getsize(path), check, load, sum(chains.values())))
     first, last = rows[0][5], rows[-1][5]
     flat = first == last
-    print('rules per chain at %d and %d users: %s' % (SIZES[0], SIZES[-1], 'identical (per-packet cost flat)'
-                                                     if flat else 'DIFFERENT: %r vs %r' % (first, last)))
+    verdict = 'identical (per-packet cost flat)' if flat else 'DIFFERENT: %r vs %r' % (first, last)
+    print('rules per chain at %d and %d users: %s' % (SIZES[0], SIZES[-1], verdict))
     if not flat:
         sys.exit(1)
 
