@@ -14,6 +14,7 @@ __metaclass__ = type
 
 import base64
 import os
+import stat
 
 from ansible_collections.meshconnect.mesh.plugins.module_utils.mesh_state import create_atomic
 
@@ -95,6 +96,9 @@ def read_private_key(path, user):
     """The base64 private key in ``path``; KeyFileError names ``user`` and the file when it is
     unreadable or holds anything but one WireGuard private key."""
     try:
+        info = os.lstat(path)
+        if not stat.S_ISREG(info.st_mode):
+            raise KeyFileError(user, path, 'it is not a regular file (a link, a directory, a pipe, ...)')
         with open(path, 'rb') as handle:
             data = handle.read(4096)
     except (IOError, OSError) as exc:

@@ -214,3 +214,20 @@ def test_a_second_writer_waits_then_gives_up_and_a_reader_is_not_a_writer(tmp_pa
     with state.StateLock(state_dir, exclusive=False):
         with state.StateLock(state_dir, exclusive=False, timeout=0):
             pass    # readers share
+
+
+@pytest.mark.parametrize('kind', ['fifo', 'directory', 'symlink'])
+def test_a_key_path_that_is_not_a_regular_file_is_named_and_never_read(tmp_path, kind):
+    keys_dir = tmp_path / 'keys'
+    keys_dir.mkdir(mode=0o700)
+    path = keys_dir / 'alice.key'
+    if kind == 'fifo':
+        os.mkfifo(str(path))            # reading it would block the run forever
+    elif kind == 'directory':
+        path.mkdir()
+    else:
+        target = tmp_path / 'elsewhere.key'
+        target.write_text(keys.new_key_pair()[0] + '\n')
+        os.symlink(str(target), str(path))
+    with pytest.raises(keys.KeyFileError, match="user 'alice': the key file .* is not a regular file"):
+        keys.load_public_key(str(keys_dir), 'alice')
