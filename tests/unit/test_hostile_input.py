@@ -27,6 +27,7 @@ from ansible_collections.meshconnect.mesh.plugins.module_utils.mesh_errors impor
 from ansible_collections.meshconnect.mesh.plugins.module_utils.mesh_net import (
     AddressError, parse_cidr, parse_ip, parse_port_spec,
 )
+from ansible_collections.meshconnect.mesh.plugins.module_utils.mesh_schema import MAX_EXPANDED, expanded_size
 
 
 def laughs(levels, width=9):
@@ -310,3 +311,34 @@ def test_an_endpoint_no_peer_can_dial_is_refused(endpoint):
     inv['sites']['gw-hq']['endpoint'] = endpoint
     errors = _outcome(inv)
     assert any(e.startswith("site 'hq': endpoint %s" % endpoint) and 'Fix:' in e for e in errors), errors
+
+
+# --------------------------------------------------------------------------
+# the explosion guard and one run listing every problem
+
+
+def test_expanded_size_counts_aliases_each_time_they_are_used_in_linear_time():
+    assert expanded_size('x') == 1
+    assert expanded_size({'a': [1, 2, {'b': 3}]}) == 6
+    shared = ['x'] * 9
+    assert expanded_size([shared, shared]) == 1 + 2 * 10
+    assert expanded_size(laughs(2)) == 1 + 9 * (1 + 9 * 10)
+    assert expanded_size(laughs(200)) == MAX_EXPANDED + 1       # 9**200: counted without expanding
+    cycle = []
+    cycle.append(cycle)
+    assert expanded_size(cycle) == MAX_EXPANDED + 1
+    sizes = {}
+    first, second = [shared], {'again': shared}     # alive while sizes is used: it is keyed by identity
+    assert expanded_size(first, sizes=sizes) == 11
+    assert id(shared) in sizes and expanded_size(second, sizes=sizes) == 11
+
+
+def test_a_malformed_entry_is_left_out_and_the_rest_still_checked_in_the_same_run():
+    inv = inventory()
+    inv['users'].append({'name': 'mallory', 'groups': 'admins'})                # shape
+    inv['policies'].append({'name': 'typo', 'groups': ['dev'], 'allow': ['hqq:web']})   # semantics
+    inv['sites']['gw-hq']['resources'].append({'name': 'x', 'address': '10.9.0.0/33'})  # semantics
+    errors = _outcome(inv)
+    assert any("user 'mallory': groups must be a list of names" in e for e in errors), errors
+    assert any("policy 'typo'" in e and 'hqq' in e for e in errors), errors
+    assert any("site 'hq' resource 'x'" in e for e in errors), errors
