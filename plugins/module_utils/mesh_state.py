@@ -99,41 +99,44 @@ def dumps(data):
     return json.dumps(data, indent=2, sort_keys=True) + '\n'
 
 
-def write_atomic(path, data, mode):
-    """Write bytes ``data`` to ``path`` whole or not at all: a temporary file
-    in the same directory, created with ``mode``, flushed to disk, renamed
-    over ``path``.  Readers see the old file or the new one, never a part."""
-    directory = os.path.dirname(path) or '.'
-    fd, tmp = tempfile.mkstemp(dir=directory, prefix='.%s.' % os.path.basename(path), suffix='.tmp')
+def _flushed_temp(path, data, mode):
+    """A temporary file beside ``path`` holding ``data`` with ``mode``, flushed to disk; its name."""
+    fd, tmp = tempfile.mkstemp(dir=os.path.dirname(path) or '.', prefix='.%s.' % os.path.basename(path),
+                               suffix='.tmp')
     try:
         os.fchmod(fd, mode)
         with os.fdopen(fd, 'wb') as handle:
             handle.write(data)
             handle.flush()
             os.fsync(handle.fileno())
+    except BaseException:
+        os.unlink(tmp)
+        raise
+    return tmp
+
+
+def write_atomic(path, data, mode):
+    """Write bytes ``data`` to ``path`` whole or not at all: a temporary file
+    in the same directory, created with ``mode``, flushed to disk, renamed
+    over ``path``.  Readers see the old file or the new one, never a part."""
+    tmp = _flushed_temp(path, data, mode)
+    try:
         os.rename(tmp, path)
     except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
+        os.unlink(tmp)
         raise
-    _sync_dir(directory)
+    _sync_dir(os.path.dirname(path) or '.')
 
 
 def create_atomic(path, data, mode):
     """Like ``write_atomic``, but never replaces an existing ``path``
     (``OSError`` EEXIST): the file appears complete or not at all."""
-    directory = os.path.dirname(path) or '.'
-    fd, tmp = tempfile.mkstemp(dir=directory, prefix='.%s.' % os.path.basename(path), suffix='.tmp')
+    tmp = _flushed_temp(path, data, mode)
     try:
-        os.fchmod(fd, mode)
-        with os.fdopen(fd, 'wb') as handle:
-            handle.write(data)
-            handle.flush()
-            os.fsync(handle.fileno())
         os.link(tmp, path)
     finally:
         os.unlink(tmp)
-    _sync_dir(directory)
+    _sync_dir(os.path.dirname(path) or '.')
 
 
 def _sync_dir(directory):
