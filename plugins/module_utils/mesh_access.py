@@ -10,10 +10,6 @@ allow minus what they except, computed on addresses and ports, so that
 it.  The result only ever contains allow rules.
 """
 
-from __future__ import absolute_import, division, print_function
-
-__metaclass__ = type
-
 from ansible_collections.meshconnect.mesh.plugins.module_utils.mesh_net import (
     EVERYTHING, NOTHING, PortSet, format_interval, subtract_intervals,
 )

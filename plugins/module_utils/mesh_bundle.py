@@ -9,10 +9,6 @@ caller writes with mode 0600; ``redact`` gives the same text without it, for
 diffs and logs.
 """
 
-from __future__ import absolute_import, division, print_function
-
-__metaclass__ = type
-
 import json
 import os
 import re

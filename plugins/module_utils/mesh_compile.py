@@ -9,10 +9,6 @@ writes back what it returns.  The same input always gives the same output
 (see ``canonical_json``).
 """
 
-from __future__ import absolute_import, division, print_function
-
-__metaclass__ = type
-
 import contextlib
 import gc
 import hashlib

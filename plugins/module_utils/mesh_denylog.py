@@ -14,10 +14,6 @@ packet, for example::
 the destination (a resource of the site, or its agent) from the plan.
 """
 
-from __future__ import absolute_import, division, print_function
-
-__metaclass__ = type
-
 import datetime
 import re
 

@@ -3,10 +3,6 @@
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
 """Name the likely cause when an expected WireGuard handshake did not happen."""
 
-from __future__ import absolute_import, division, print_function
-
-__metaclass__ = type
-
 HANDSHAKE_FRESH = 180  # seconds: WireGuard re-handshakes every 2 minutes while traffic flows
 
 

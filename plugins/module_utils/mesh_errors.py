@@ -8,10 +8,6 @@ Validation collects all problems before failing, so that one run shows
 everything that is wrong with an inventory.
 """
 
-from __future__ import absolute_import, division, print_function
-
-__metaclass__ = type
-
 try:
     import reprlib
 except ImportError:  # pragma: no cover - Python 2 targets never load the compiler

@@ -8,10 +8,6 @@ write them.  Private keys go straight to a 0600 file in a 0700 directory and
 are never returned to callers except through ``read_private_key``.
 """
 
-from __future__ import absolute_import, division, print_function
-
-__metaclass__ = type
-
 import base64
 import os
 import stat

@@ -10,10 +10,6 @@ inventory release theirs.  The state is a small JSON document meant to be
 committed next to the inventory and reviewed like code.
 """
 
-from __future__ import absolute_import, division, print_function
-
-__metaclass__ = type
-
 from ansible_collections.meshconnect.mesh.plugins.module_utils.mesh_errors import show
 from ansible_collections.meshconnect.mesh.plugins.module_utils.mesh_net import AddressError, format_ip, parse_ip
 

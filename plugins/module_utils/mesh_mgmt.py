@@ -9,10 +9,6 @@ is added only when asked, and never when it is a mesh member's address (it
 would give that member management access beyond its policy).
 """
 
-from __future__ import absolute_import, division, print_function
-
-__metaclass__ = type
-
 from ansible_collections.meshconnect.mesh.plugins.module_utils.mesh_net import (
     AddressError, PortSet, cidr_interval, format_interval, format_ip, parse_cidr, parse_ip,
 )

@@ -8,10 +8,6 @@ found in Ansible variables) into a :class:`Model`.  Every malformed or
 inconsistent item is reported through ``problems`` with its name and a fix.
 """
 
-from __future__ import absolute_import, division, print_function
-
-__metaclass__ = type
-
 import base64
 import bisect
 import datetime

@@ -8,10 +8,6 @@ inclusive interval ``(lo, hi)``.  Port sets are kept per protocol as sorted,
 disjoint, inclusive intervals.  Nothing here knows about Ansible.
 """
 
-from __future__ import absolute_import, division, print_function
-
-__metaclass__ = type
-
 import bisect
 import ipaddress
 import re
@@ -207,8 +203,6 @@ class PortSet:
 
     def __bool__(self):
         return bool(self.tcp or self.udp or self.other)
-
-    __nonzero__ = __bool__
 
     def is_everything(self):
         return self == EVERYTHING

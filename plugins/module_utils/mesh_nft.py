@@ -12,10 +12,6 @@ replaced shows as drift, whatever the table's comment says.
 ``run(args)`` is the caller's command runner: it returns ``(rc, out, err)``.
 """
 
-from __future__ import absolute_import, division, print_function
-
-__metaclass__ = type
-
 import difflib
 import re
 

@@ -10,10 +10,6 @@ agent's AllowedIPs for the source (WireGuard drops what it does not expect)
 and the owning agent's firewall sets.
 """
 
-from __future__ import absolute_import, division, print_function
-
-__metaclass__ = type
-
 from ansible_collections.meshconnect.mesh.plugins.module_utils.mesh_net import (
     AddressError, parse_ip, parse_port_spec,
 )

@@ -3,10 +3,6 @@
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
 """Plain-text views of compiler output: report text for people, set elements for nftables."""
 
-from __future__ import absolute_import, division, print_function
-
-__metaclass__ = type
-
 
 def matrix_table(matrix, limit=200):
     """``from | to | ports`` table, one line per reachable resource."""

@@ -13,10 +13,6 @@ through ``show``: an inventory built to be huge (nested YAML aliases) costs
 what its real size costs.
 """
 
-from __future__ import absolute_import, division, print_function
-
-__metaclass__ = type
-
 import datetime
 import re
 

@@ -22,10 +22,6 @@ that exists must be valid and complete, or the run stops and names it;
 starting from nothing is only for a directory that holds no state yet.
 """
 
-from __future__ import absolute_import, division, print_function
-
-__metaclass__ = type
-
 import errno
 import json
 import os

@@ -9,10 +9,6 @@ dashed line to every site their policies reach, labelled with what they reach.
 The layout is deterministic: the same plan gives the same picture.
 """
 
-from __future__ import absolute_import, division, print_function
-
-__metaclass__ = type
-
 import math
 
 SITE_W, SITE_H = 210, 96

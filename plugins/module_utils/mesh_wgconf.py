@@ -8,10 +8,6 @@ Pure functions: parse a wg-quick file, and compare the desired interface
 that make them equal.  The ``wg_sync`` module runs those steps.
 """
 
-from __future__ import absolute_import, division, print_function
-
-__metaclass__ = type
-
 from ansible_collections.meshconnect.mesh.plugins.module_utils.mesh_net import (
     AddressError, cidr_interval, contains, parse_cidr, format_ip,
 )
