@@ -195,15 +195,6 @@ def describe(amap, lo, hi):
     return 'partial: ' + '; '.join('%s %s' % (format_interval(plo, phi), ps.describe()) for plo, phi, ps in part)
 
 
-def to_json(amap):
-    return [[lo, hi, [list(x) for x in ps.tcp], [list(x) for x in ps.udp], ps.other] for lo, hi, ps in amap]
-
-
-def from_json(data):
-    return [(int(lo), int(hi), PortSet([tuple(x) for x in tcp], [tuple(x) for x in udp], other))
-            for lo, hi, tcp, udp, other in data]
-
-
 def grant_pieces(grant, sites, deny=False):
     """Yield ``(site_name, lo, hi, PortSet)`` for one policy term.
 

@@ -124,15 +124,3 @@ def write_private_key(keys_dir, user, private_b64):
     not at all; never overwrite one (OSError EEXIST)."""
     ensure_key_dir(keys_dir)
     create_atomic(key_path(keys_dir, user), (private_b64 + '\n').encode('ascii'), 0o600)
-
-
-def generate_key(keys_dir, user):
-    """Create ``<keys_dir>/<user>.key`` (0600) if absent; return the public key."""
-    if not HAS_CRYPTOGRAPHY:
-        raise RuntimeError('the Python cryptography library is needed to generate user keys')
-    ensure_key_dir(keys_dir)
-    if os.path.exists(key_path(keys_dir, user)):
-        return load_public_key(keys_dir, user)
-    private, public = new_key_pair()
-    write_private_key(keys_dir, user, private)
-    return public

@@ -29,6 +29,17 @@ def _mode(path):
 # keys
 
 
+def _generate_key(keys_dir, user):
+    """What mesh_plan does for a user without a key: the existing key's public half, else a new pair
+    written (0600, in a 0700 directory) once; returns the public key."""
+    keys.ensure_key_dir(keys_dir)
+    public = keys.load_public_key(keys_dir, user)
+    if public is None:
+        private, public = keys.new_key_pair()
+        keys.write_private_key(keys_dir, user, private)
+    return public
+
+
 def test_public_key_derivation_matches_x25519():
     private = base64.b64encode(RFC_PRIVATE).decode('ascii')
     assert keys.public_from_private(private) == base64.b64encode(RFC_PUBLIC).decode('ascii')
@@ -36,7 +47,7 @@ def test_public_key_derivation_matches_x25519():
 
 def test_generated_key_is_0600_in_a_0700_directory(tmp_path):
     keys_dir = str(tmp_path / 'state' / 'keys')
-    public = keys.generate_key(keys_dir, 'alice')
+    public = _generate_key(keys_dir, 'alice')
     path = os.path.join(keys_dir, 'alice.key')
     assert _mode(keys_dir) == 0o700
     assert _mode(path) == 0o600
@@ -53,7 +64,7 @@ def test_generated_key_is_0600_whatever_the_umask(tmp_path):
     old = os.umask(0)
     try:
         keys_dir = str(tmp_path / 'keys')
-        keys.generate_key(keys_dir, 'bob')
+        _generate_key(keys_dir, 'bob')
     finally:
         os.umask(old)
     assert _mode(keys_dir) == 0o700
@@ -64,17 +75,17 @@ def test_existing_key_directory_mode_is_corrected(tmp_path):
     keys_dir = tmp_path / 'keys'
     keys_dir.mkdir(mode=0o755)
     os.chmod(str(keys_dir), 0o755)
-    keys.generate_key(str(keys_dir), 'carol')
+    _generate_key(str(keys_dir), 'carol')
     assert _mode(str(keys_dir)) == 0o700
 
 
 def test_existing_key_is_never_regenerated(tmp_path):
     keys_dir = str(tmp_path / 'keys')
-    first = keys.generate_key(keys_dir, 'alice')
+    first = _generate_key(keys_dir, 'alice')
     path = os.path.join(keys_dir, 'alice.key')
     before = open(path).read()
     inode = os.stat(path).st_ino
-    second = keys.generate_key(keys_dir, 'alice')
+    second = _generate_key(keys_dir, 'alice')
     assert second == first
     assert open(path).read() == before
     assert os.stat(path).st_ino == inode
@@ -84,12 +95,12 @@ def test_existing_hand_made_key_is_kept(tmp_path):
     keys_dir = tmp_path / 'keys'
     keys_dir.mkdir()
     (keys_dir / 'dana.key').write_text(base64.b64encode(RFC_PRIVATE).decode('ascii') + '\n')
-    assert keys.generate_key(str(keys_dir), 'dana') == base64.b64encode(RFC_PUBLIC).decode('ascii')
+    assert _generate_key(str(keys_dir), 'dana') == base64.b64encode(RFC_PUBLIC).decode('ascii')
 
 
 def test_every_user_gets_a_different_key(tmp_path):
     keys_dir = str(tmp_path / 'keys')
-    publics = set(keys.generate_key(keys_dir, name) for name in ('a', 'b', 'c', 'd'))
+    publics = set(_generate_key(keys_dir, name) for name in ('a', 'b', 'c', 'd'))
     assert len(publics) == 4
 
 

@@ -259,4 +259,3 @@ def test_access_map_union_subtract_describe():
     assert not access.covers(both, ip('10.0.0.0'), ip('10.0.0.255'), PortSet.parse(['tcp/23']))
     assert access.touches(both, ip('10.0.0.5'), ip('10.0.0.5'), PortSet.parse(['tcp/22']))
     assert not access.touches(both, ip('10.0.0.5'), ip('10.0.0.5'), PortSet.parse(['tcp/23']))
-    assert access.from_json(access.to_json(both)) == both
