@@ -11,7 +11,7 @@ it.  The result only ever contains allow rules.
 """
 
 from ansible_collections.meshconnect.mesh.plugins.module_utils.mesh_net import (
-    EVERYTHING, NOTHING, PortSet, format_interval, subtract_intervals,
+    EVERYTHING, NOTHING, format_interval, subtract_intervals,
 )
 
 
