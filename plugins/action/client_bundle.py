@@ -72,7 +72,19 @@ class ActionModule(ActionBase):
             self._display.warning('%s had mode %s; %s %s (bundles and keys are private)'
                                   % (path, old, 'it would be put back to' if check_mode else 'put back to', new))
 
-        written, removed, diffs, without, damaged = [], [], [], [], []
+        # Every key file is read before anything is written: a damaged one stops the run with nothing changed.
+        private_keys, damaged = {}, []
+        for name in sorted(plan['users']):
+            path = key_path(args['keys_dir'], name)
+            if not plan['users'][name]['expired'] and os.path.lexists(path):
+                try:
+                    private_keys[name] = read_private_key(path, name)
+                except KeyFileError as exc:
+                    damaged.append(str(exc))
+        if damaged:
+            raise MeshError(damaged)
+
+        written, removed, diffs, without = [], [], [], []
         pending = set()
         wanted = set()
         if not check_mode:
@@ -82,14 +94,8 @@ class ActionModule(ActionBase):
             if user['expired']:
                 without.append('%s (expired)' % name)
                 continue
-            private_key = None
-            path = key_path(args['keys_dir'], name)
-            if os.path.lexists(path):
-                try:
-                    private_key = read_private_key(path, name)
-                except KeyFileError as exc:
-                    damaged.append(str(exc))
-                    continue
+            private_key = private_keys.pop(name, None)
+            if private_key is not None:
                 if public_from_private(private_key) != user['public_key']:
                     private_key = None  # the inventory names another device's key
             text = client_config(user, plan['network'], private_key)
@@ -114,8 +120,6 @@ class ActionModule(ActionBase):
                         state.write_atomic(os.path.join(dest, png), buffer.getvalue(), state.PRIVATE_FILE_MODE)
             del private_key
             pending.update(peer['site'] for peer in user['peers'] if not peer.get('public_key'))
-        if damaged:
-            raise MeshError(damaged)
         if pending:
             self._display.warning('sites %s have no known key yet and are left out of the bundles; run site.yml, '
                                   'then users.yml again' % ', '.join(sorted(pending)))

@@ -108,6 +108,7 @@ def test_a_damaged_key_file_names_the_user_the_file_and_the_way_out(tmp_path, co
         assert 'remove it to have a new key pair made' in text
         assert 'Incorrect padding' not in text and 'Traceback' not in text
     assert _read(path) == content                        # never replaced behind the operator's back
+    assert not os.path.exists(os.path.join(state, 'bundles'))   # users.yml stopped before writing any bundle
 
 
 # ----------------------------------------------------------------------
