@@ -367,9 +367,10 @@ def _load_network(problems, raw):
         except AddressError as exc:
             problems.error(item, 'dns entry is invalid: %s.' % exc, 'list IPv4 addresses of DNS servers.')
     allow_ping = _bool(problems, item, data, 'allow_ping', True)
-    _check_overlay_space(problems, item, cidr, net, length, _bool(problems, item, data, 'allow_public_cidr', False))
-    return Network(name, '%s/%d' % (format_ip(net), length), net, length, port, interface, mtu, keepalive,
-                   dns, allow_ping)
+    network = Network(name, '%s/%d' % (format_ip(net), length), net, length, port, interface, mtu, keepalive,
+                      dns, allow_ping)
+    _check_overlay_space(problems, item, cidr, network, _bool(problems, item, data, 'allow_public_cidr', False))
+    return network
 
 
 def _in_ranges(lo, hi, ranges):
@@ -388,8 +389,8 @@ def _inside_ranges(lo, hi, ranges):
     return False
 
 
-def _check_overlay_space(problems, item, cidr, net, length, allow_public):
-    lo, hi = net, net | (~prefix_mask(length) & MAX_ADDR)
+def _check_overlay_space(problems, item, cidr, network, allow_public):
+    lo, hi = network.lo, network.hi
     special = _in_ranges(lo, hi, SPECIAL_RANGES)
     if special:
         problems.error(item, 'cidr %s overlaps %s, which is never routable as an overlay.' % (show(cidr), special),
@@ -609,9 +610,9 @@ def load_model(inventory, facts, problems, today=None):
     # is left out whole, and the rest is still validated, so that one run lists every problem.
     shape_errors, inventory = shape_and_clean(inventory)
     problems.errors.extend(shape_errors)
-    for message in check_facts(facts):
-        problems.errors.append('agent facts: ' + message)
-    if inventory is None or check_facts(facts):
+    fact_errors = check_facts(facts)
+    problems.errors.extend('agent facts: ' + message for message in fact_errors)
+    if inventory is None or fact_errors:
         problems.raise_if_any()
     facts = facts or {}
     network = _load_network(problems, inventory.get('network'))
