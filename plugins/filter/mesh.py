@@ -9,7 +9,8 @@ from ansible_collections.meshconnect.mesh.plugins.module_utils.mesh_denylog impo
 from ansible_collections.meshconnect.mesh.plugins.module_utils.mesh_mgmt import ManagementError, management_access
 from ansible_collections.meshconnect.mesh.plugins.module_utils.mesh_net import AddressError
 from ansible_collections.meshconnect.mesh.plugins.module_utils.mesh_probe import drift, probe_report, probe_table, probe_targets
-from ansible_collections.meshconnect.mesh.plugins.module_utils.mesh_report import matrix_table, nft_elements, report_text
+from ansible_collections.meshconnect.mesh.plugins.module_utils.mesh_flows import KINDS as NFT_KINDS, nft_elements
+from ansible_collections.meshconnect.mesh.plugins.module_utils.mesh_report import matrix_table, report_text
 from ansible_collections.meshconnect.mesh.plugins.module_utils.mesh_topology import topology_svg
 
 
@@ -35,15 +36,12 @@ def _report_text(report, limit=200):
     return report_text(report, int(limit))
 
 
-NFT_KINDS = ('ports', 'other', 'ping', 'agent_ports', 'agent_other', 'agent_ping')
-
-
 def _nft_elements(groups, kind):
     if kind not in NFT_KINDS:
         raise AnsibleFilterError("nft_elements: kind must be one of %s, not %r" % (', '.join(NFT_KINDS), kind))
     try:
         return nft_elements(groups, kind)
-    except (KeyError, TypeError) as exc:
+    except (KeyError, TypeError, ValueError) as exc:
         raise AnsibleFilterError('nft_elements expects the firewall groups of an agent plan: %s' % exc)
 
 
@@ -72,7 +70,7 @@ def _probe_report(results, plan):
     _require_dict('probe_report', plan, 'the plan of mesh_plan')
     try:
         return probe_report(plan, results)
-    except (KeyError, TypeError) as exc:
+    except (KeyError, TypeError, ValueError) as exc:
         raise AnsibleFilterError('probe_report: malformed probe results: %s' % exc)
 
 
@@ -92,7 +90,7 @@ def _topology_svg(plan, matrix):
     _require_dict('topology_svg', matrix, 'the report matrix of mesh_plan')
     try:
         return topology_svg(plan, matrix)
-    except (KeyError, TypeError) as exc:
+    except (KeyError, TypeError, ValueError) as exc:
         raise AnsibleFilterError('topology_svg: malformed plan: %s' % exc)
 
 
@@ -111,7 +109,7 @@ def _deny_report(results, plan):
     _require_dict('deny_report', plan, 'the plan of mesh_plan')
     try:
         return deny_table(attribute(plan, results))
-    except (KeyError, TypeError) as exc:
+    except (KeyError, TypeError, ValueError) as exc:
         raise AnsibleFilterError('deny_report: malformed denies: %s' % exc)
 
 

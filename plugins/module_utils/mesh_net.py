@@ -108,6 +108,29 @@ def format_interval(lo, hi):
     return '%s-%s' % (format_ip(lo), format_ip(hi))
 
 
+def parse_interval(text):
+    """Inverse of ``format_interval``: address, CIDR or ``A-B`` -> ``(lo, hi)``."""
+    if '-' in text:
+        lo, _sep, hi = text.partition('-')
+        lo, hi = parse_ip(lo), parse_ip(hi)
+        if lo > hi:
+            raise _address_error(text, 'address range', 'the first address is above the second')
+        return lo, hi
+    if '/' in text:
+        return cidr_interval(text)
+    value = parse_ip(text)
+    return value, value
+
+
+def address_in(value, texts):
+    """Whether the address ``value`` is in one of ``texts`` (``parse_interval``)."""
+    for text in texts:
+        lo, hi = parse_interval(text)
+        if lo <= value <= hi:
+            return True
+    return False
+
+
 def merge_intervals(intervals):
     """Sort and merge overlapping or adjacent inclusive intervals."""
     out = []

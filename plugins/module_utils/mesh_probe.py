@@ -10,31 +10,10 @@ agent's AllowedIPs for the source (WireGuard drops what it does not expect)
 and the owning agent's firewall sets.
 """
 
+from ansible_collections.meshconnect.mesh.plugins.module_utils.mesh_flows import group_allows
 from ansible_collections.meshconnect.mesh.plugins.module_utils.mesh_net import (
-    AddressError, parse_ip, parse_port_spec,
+    AddressError, address_in, parse_ip, parse_port_spec,
 )
-
-
-def _interval(text):
-    """``a.b.c.d[/n]`` or ``a-b`` -> (lo, hi)."""
-    if '-' in text:
-        lo, hi = text.split('-', 1)
-        return parse_ip(lo.strip()), parse_ip(hi.strip())
-    if '/' in text:
-        addr, length = text.split('/', 1)
-        net = parse_ip(addr)
-        size = 1 << (32 - int(length))
-        return net, net + size - 1
-    value = parse_ip(text)
-    return value, value
-
-
-def _inside(value, texts):
-    for text in texts:
-        lo, hi = _interval(text)
-        if lo <= value <= hi:
-            return True
-    return False
 
 
 def probe_targets(plan, ports, principal=None, extra=None):
@@ -78,7 +57,7 @@ def probe_targets(plan, ports, principal=None, extra=None):
             add('%s:%s' % (agent['site'], res['name']), res['cidr'][:-3], own)
         if agent['router']:
             for address in agent.get('local_addresses') or []:
-                if _inside(parse_ip(address), ranges):
+                if address_in(parse_ip(address), ranges):
                     add('%s:agent@%s' % (agent['site'], address), address)
     for user in sorted(plan['users'].values(), key=lambda u: u['name']):
         if user['name'] == exclude_user:
@@ -101,42 +80,13 @@ def _owner(plan, address):
             return agent, True
     for agent in plan['agents'].values():
         for res in agent['resources']:
-            if res['cidr'] and _inside(value, [res['cidr']]):
+            if res['cidr'] and address_in(value, [res['cidr']]):
                 return agent, not agent['router'] and res['kind'] == 'local'
     return None, False
 
 
-def _port_elements_allow(elements, proto, port):
-    for element in elements:
-        e_proto, e_ports = [part.strip() for part in element.split(' . ')]
-        lo, _sep, hi = e_ports.partition('-')
-        if e_proto == proto and int(lo) <= port <= int(hi or lo):
-            return True
-    return False
-
-
 def _firewall_allows(agent, src, dst, proto, port, to_agent):
-    for group in agent['firewall']['groups']:
-        if not _inside(src, group['sources']):
-            continue
-        if to_agent:
-            if proto == 'icmp' and (group['agent_other'] or group['agent_ping']):
-                return True
-            if proto != 'icmp' and _port_elements_allow(group['agent_ports'], proto, port):
-                return True
-            continue
-        if proto == 'icmp':
-            if _inside(dst, group['other']) or _inside(dst, group['ping']):
-                return True
-            continue
-        for element in group['ports']:
-            d_text, e_proto, e_ports = [part.strip() for part in element.split(' . ')]
-            if e_proto != proto or not _inside(dst, [d_text]):
-                continue
-            lo, _sep, hi = e_ports.partition('-')
-            if int(lo) <= port <= int(hi or lo):
-                return True
-    return False
+    return any(group_allows(group, src, dst, proto, port, to_agent) for group in agent['firewall']['groups'])
 
 
 def expected(plan, principal, source, address, proto, port):
@@ -155,14 +105,14 @@ def expected(plan, principal, source, address, proto, port):
         user = plan['users'].get(name)
         if user is None or user['expired']:
             return False
-        routed = any(p['site'] == owner['site'] and _inside(dst, p['allowed_ips']) for p in user['peers'])
-        accepted = any(p['name'] == 'user:' + name and _inside(src, p['allowed_ips']) for p in owner['peers'])
+        routed = any(p['site'] == owner['site'] and address_in(dst, p['allowed_ips']) for p in user['peers'])
+        accepted = any(p['name'] == 'user:' + name and address_in(src, p['allowed_ips']) for p in owner['peers'])
         return routed and accepted and _firewall_allows(owner, src, dst, proto, port, to_agent)
     home = [a for a in plan['agents'].values() if a['site'] == name]
     if not home or owner['site'] == name:
         return False
-    routed = any(p['name'] == 'site:' + owner['site'] and _inside(dst, p['allowed_ips']) for p in home[0]['peers'])
-    accepted = any(p['name'] == 'site:' + name and _inside(src, p['allowed_ips']) for p in owner['peers'])
+    routed = any(p['name'] == 'site:' + owner['site'] and address_in(dst, p['allowed_ips']) for p in home[0]['peers'])
+    accepted = any(p['name'] == 'site:' + name and address_in(src, p['allowed_ips']) for p in owner['peers'])
     return routed and accepted and _firewall_allows(owner, src, dst, proto, port, to_agent)
 
 

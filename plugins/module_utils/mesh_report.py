@@ -1,7 +1,7 @@
 # -*- coding: utf-8 -*-
 # Copyright (c) 2026 MeshConnect
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
-"""Plain-text views of compiler output: report text for people, set elements for nftables."""
+"""Plain-text views of compiler output for people: the report and the matrix."""
 
 
 def matrix_table(matrix, limit=200):
@@ -87,25 +87,3 @@ def report_text(report, limit=200):
         lines.append('EXPLAIN %s: %s' % (explain['query'], explain['verdict'].upper()))
         lines.extend('  ' + reason for reason in explain['reasons'])
     return '\n'.join(lines)
-
-
-def nft_elements(groups, kind):
-    """Flatten an agent's firewall groups into nftables set elements.
-
-    ``kind`` is ``ports`` (``SRC . DST . PROTO . PORTS``), ``other`` or
-    ``ping`` (``SRC . DST``) for forwarded traffic, and ``agent_ports``
-    (``SRC . PROTO . PORTS``), ``agent_other`` or ``agent_ping`` (``SRC``)
-    for traffic to the agent itself.
-    """
-    out = []
-    for group in groups:
-        suffixes = group[kind]
-        if not suffixes:
-            continue
-        if suffixes is True:
-            out.extend(group['sources'])
-            continue
-        for source in group['sources']:
-            prefix = source + ' . '
-            out.extend(prefix + suffix for suffix in suffixes)
-    return out

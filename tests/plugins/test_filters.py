@@ -16,9 +16,8 @@ import pytest
 
 from meshrun import run_playbook, write_inventory, write_playbook
 
-from ansible_collections.meshconnect.mesh.plugins.module_utils.mesh_report import (
-    matrix_table, nft_elements, report_text,
-)
+from ansible_collections.meshconnect.mesh.plugins.module_utils.mesh_flows import nft_elements
+from ansible_collections.meshconnect.mesh.plugins.module_utils.mesh_report import matrix_table, report_text
 
 PLAYBOOK = r'''---
 - name: Use the filters

@@ -141,13 +141,6 @@ def parse_interval(text):
     return cidr_interval(text)
 
 
-def parse_port_range(text):
-    lo, _sep, hi = text.partition('-')
-    lo, hi = int(lo), int(hi or lo)
-    assert 0 <= lo <= hi <= 65535, text
-    return lo, hi
-
-
 def firewall_boxes(plan):
     """set name -> list of boxes for every element the agent's firewall holds.
 
@@ -165,18 +158,15 @@ def firewall_boxes(plan):
         assert group['sources'], 'firewall group without sources: %r' % (group,)
         for source in group['sources']:
             src = parse_interval(source)
-            for element in group['ports']:
-                dst, proto, ports = element.split(' . ')
-                assert proto in ('tcp', 'udp'), element
-                sets['ports'].append((src, parse_interval(dst), proto, parse_port_range(ports)))
+            for dst, proto, p_lo, p_hi in group['ports']:
+                assert proto in ('tcp', 'udp') and 0 <= p_lo <= p_hi <= 65535, group['ports']
+                sets['ports'].append((src, parse_interval(dst), proto, (p_lo, p_hi)))
             for name in ('other', 'ping'):
                 for element in group[name]:
-                    assert ' . ' not in element, element
                     sets[name].append((src, parse_interval(element)))
-            for element in group['agent_ports']:
-                proto, ports = element.split(' . ')
-                assert proto in ('tcp', 'udp'), element
-                sets['agent_ports'].append((src, proto, parse_port_range(ports)))
+            for proto, p_lo, p_hi in group['agent_ports']:
+                assert proto in ('tcp', 'udp') and 0 <= p_lo <= p_hi <= 65535, group['agent_ports']
+                sets['agent_ports'].append((src, proto, (p_lo, p_hi)))
             for name in ('agent_other', 'agent_ping'):
                 if group[name]:
                     sets[name].append((src,))

@@ -565,10 +565,10 @@ def test_the_checker_finds_overlapping_elements():
     # The disjointness checker itself must be able to fail.
     nothing = {'other': [], 'ping': [], 'agent_ports': [], 'agent_other': False, 'agent_ping': False}
     plan = {'address': '100.64.0.1', 'router': True, 'resources': [], 'firewall': {'groups': [
-        dict(nothing, sources=['100.64.0.4'], ports=['10.1.0.0/24 . tcp . 1-100']),
-        dict(nothing, sources=['100.64.0.0/30', '100.64.0.4'], ports=['10.1.0.7 . tcp . 100']),
+        dict(nothing, sources=['100.64.0.4'], ports=[['10.1.0.0/24', 'tcp', 1, 100]]),
+        dict(nothing, sources=['100.64.0.0/30', '100.64.0.4'], ports=[['10.1.0.7', 'tcp', 100, 100]]),
     ]}}
     sets = firewall_boxes(plan)
     assert len(overlapping_boxes(sets['ports'])) == 1
-    plan['firewall']['groups'][1]['ports'] = ['10.1.0.7 . udp . 100', '10.1.0.7 . tcp . 101-200']
+    plan['firewall']['groups'][1]['ports'] = [['10.1.0.7', 'udp', 100, 100], ['10.1.0.7', 'tcp', 101, 200]]
     assert overlapping_boxes(firewall_boxes(plan)['ports']) == []

@@ -9,6 +9,7 @@ import pytest
 
 from meshcase import agent, assert_error, build, firewall_access, firewall_boxes, inventory, key, peer
 
+from ansible_collections.meshconnect.mesh.plugins.module_utils.mesh_flows import nft_elements
 from ansible_collections.meshconnect.mesh.plugins.module_utils.mesh_net import (
     EVERYTHING, NOTHING, PortSet, parse_ip,
 )
@@ -194,7 +195,7 @@ def test_agent_grant_with_ports_is_looked_up_without_a_destination():
     groups = agent(result, 'hq')['firewall']['groups']
     bob = result['plan']['leases']['user/bob']
     assert [(g['sources'], g['agent_ports'], g['agent_other'], g['agent_ping']) for g in groups
-            if bob in g['sources']] == [([bob], ['tcp . 22'], False, True)]
+            if bob in g['sources']] == [([bob], [['tcp', 22, 22]], False, True)]
     assert all(not g['ports'] or bob not in g['sources'] for g in groups)
 
 
@@ -208,7 +209,8 @@ def test_a_side_loaded_agents_own_addresses_are_the_agent():
     build_plan = agent(result, 'build')
     assert [r['cidr'] for r in build_plan['resources'] if r['kind'] == 'local'] == ['10.9.0.5/32']
     assert _reach(result, 'build', 'user/bob', '10.9.0.5') == PortSet([(80, 80)])
-    assert [g['agent_ports'] for g in build_plan['firewall']['groups']] == [['tcp . 80']]
+    assert [g['agent_ports'] for g in build_plan['firewall']['groups']] == [[['tcp', 80, 80]]]
+    assert nft_elements(build_plan['firewall']['groups'], 'agent_ports') == [result['plan']['leases']['user/bob'] + ' . tcp . 80']
     assert all(not g['ports'] for g in build_plan['firewall']['groups'])
 
 

@@ -5,6 +5,7 @@
 
 from meshcase import agent, build, firewall_access, firewall_boxes, inventory, key, peer, site
 
+from ansible_collections.meshconnect.mesh.plugins.module_utils.mesh_flows import nft_elements
 from ansible_collections.meshconnect.mesh.plugins.module_utils.mesh_net import EVERYTHING, PortSet, parse_ip
 
 
@@ -317,5 +318,8 @@ def test_users_with_the_same_access_share_one_firewall_group():
     groups = agent(result, 'hq')['firewall']['groups']
     shared = [g for g in groups if leases['user/bob'] in g['sources']]
     assert len(shared) == 1 and shared[0]['sources'] == [leases['user/bob'], leases['user/erin']]
-    assert shared[0]['ports'] == ['10.1.0.10 . tcp . 80', '10.1.0.10 . tcp . 443']
+    assert shared[0]['ports'] == [['10.1.0.10', 'tcp', 80, 80], ['10.1.0.10', 'tcp', 443, 443]]
+    # What nftables is given: one element per source and destination port.
+    assert [e for e in nft_elements(groups, 'ports') if e.startswith(leases['user/erin'] + ' ')] == [
+        leases['user/erin'] + ' . 10.1.0.10 . tcp . 80', leases['user/erin'] + ' . 10.1.0.10 . tcp . 443']
     assert shared[0]['other'] == [] and shared[0]['ping'] == ['10.1.0.10']

@@ -1,0 +1,142 @@
+# -*- coding: utf-8 -*-
+# Copyright (c) 2026 MeshConnect
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+"""Access classes: users with the same policies share one class.
+
+Part of the compiler (see ``mesh_compile``): ``AccessClasses`` is mixed into
+its ``_Compiler`` and fills ``policy_access``, ``user_policies``, ``classes``,
+``class_maps``, ``user_class``, ``site_users`` and ``class_dns``.
+"""
+
+from ansible_collections.meshconnect.mesh.plugins.module_utils import mesh_access as access
+from ansible_collections.meshconnect.mesh.plugins.module_utils.mesh_net import PortSet, parse_ip
+
+DNS_PORTS = PortSet.parse(['udp/53', 'tcp/53'])
+
+
+class SiteMap:
+    """What a class of users may reach at one site, and what follows from
+    it; classes share them: equal maps of a site are one SiteMap."""
+
+    __slots__ = ('site', 'amap', 'peer', 'owner', 'rows', 'text', 'group')
+
+    def __init__(self, site, amap):
+        self.site = site
+        self.amap = amap
+        self.peer = None    # a user's peer for the site, as Plans._class_peers makes it
+        self.owner = None   # [(lo, hi, site, site)] for the user overlap check
+        self.rows = None    # [(resource ref, matrix text)]
+        self.text = None    # canonical JSON of the peer, for the digest
+        self.group = None   # the firewall elements of the map (mesh_flows.flow_group without sources)
+
+
+class AccessClasses:
+    """What each user may reach, computed once per class of users."""
+
+    def _evaluate_policies(self):
+        model = self.model
+        self.policy_access = dict((p.name, access.policy_access(p, model.sites)) for p in model.policies)
+        by_user = dict((name, []) for name in model.users)
+        for policy in model.policies:
+            names = set(policy.users)
+            for group in policy.groups:
+                names.update(model.groups.get(group, ()))
+            for name in names:
+                by_user[name].append(policy.name)
+        self.user_policies = by_user
+
+        undeliverable = {}
+        for policy in model.policies:
+            for site_name in self.policy_access[policy.name]:
+                if not model.sites[site_name].dialable:
+                    undeliverable.setdefault(site_name, []).append(policy.name)
+        for site_name, names in sorted(undeliverable.items()):
+            self.problems.warn("site '%s'" % site_name,
+                               'cannot be dialled by users (no endpoint, or behind NAT without port '
+                               'forwarding), so what policies %s grant there is not reachable.'
+                               % ', '.join(sorted(set(names))),
+                               'forward UDP %d to the agent and set endpoint and port_forwarding: true.'
+                               % model.sites[site_name].endpoint_port)
+
+        # Users with the same policies share one access class: site -> map
+        # in ``classes``, the same as [SiteMap] in ``class_maps``.
+        self.classes = {}
+        self.class_maps = {}
+        self.user_class = {}
+        policy_maps = {}    # policy -> [(site, SiteMap)], dialable sites only
+        for policy in model.policies:
+            policy_maps[policy.name] = [(site_name, self._site_map(site_name, amap))
+                                        for site_name, amap in self.policy_access[policy.name].items()
+                                        if model.sites[site_name].dialable]
+        for name, user in model.users.items():
+            key = () if user.expired else tuple(sorted(by_user[name]))
+            if key not in self.classes:
+                self.class_maps[key] = self._class_access(key, policy_maps)
+                self.classes[key] = dict((m.site, m.amap) for m in self.class_maps[key])
+            self.user_class[name] = key
+            if not user.expired and not self.classes[key]:
+                self.problems.warn("user '%s'" % name, 'is granted nothing reachable; the client bundle has '
+                                   'no peers.', 'add the user or a group of theirs to a policy.')
+
+        # Site -> [(user's peer entry, user address, SiteMap)]: the users
+        # granted something there, in user order.
+        self.site_users = dict((name, []) for name in model.sites)
+        for name, user in model.users.items():
+            site_maps = [site_map for site_map in self.class_maps[self.user_class[name]] if site_map.amap]
+            if site_maps:
+                peer = self._user_peer(user)
+                for site_map in site_maps:
+                    self.site_users[site_map.site].append((peer, user.address_text, site_map))
+
+    def _site_map(self, site_name, amap):
+        """The one SiteMap of ``site_name`` with a map equal to ``amap``."""
+        value = (site_name, tuple(amap))
+        if value not in self.site_maps:
+            self.site_maps[value] = SiteMap(site_name, amap)
+        return self.site_maps[value]
+
+    def _class_access(self, key, policy_maps):
+        """[SiteMap] for the policies ``key``, in site order, dialable
+        sites only: the maps ``access.merge_access`` gives for them.
+
+        A site has few distinct maps, so the unions are kept in ``unions``.
+        """
+        by_site = {}
+        for policy_name in key:
+            for site_name, site_map in policy_maps[policy_name]:
+                if site_name in by_site:
+                    pair = (by_site[site_name], site_map)
+                    if pair not in self.unions:
+                        self.unions[pair] = self._site_map(site_name, access.union(pair[0].amap, site_map.amap))
+                    site_map = self.unions[pair]
+                by_site[site_name] = site_map
+        return [by_site[site_name] for site_name in sorted(by_site)]
+
+
+    def _dns(self):
+        """Each class of users gets the network's DNS servers it can reach
+        through the tunnel on udp/53 and tcp/53; the others are left out
+        (a client must never be sent to a resolver it cannot reach)."""
+        servers = [(text, parse_ip(text)) for text in self.net.dns]
+        self.class_dns = {}
+        missing = dict((text, []) for text, _addr in servers)
+        for name in self.model.users:
+            key = self.user_class[name]
+            if key not in self.class_dns:
+                granted = self.classes[key]
+                self.class_dns[key] = [text for text, addr in servers
+                                       if any(access.covers(amap, addr, addr, DNS_PORTS) for amap in granted.values())]
+            if self.classes[key] and not self.model.users[name].expired:
+                for text, _addr in servers:
+                    if text not in self.class_dns[key]:
+                        missing[text].append(name)
+        for text, names in sorted(missing.items()):
+            if names:
+                shown = ', '.join(names[:10]) + (' and %d more' % (len(names) - 10) if len(names) > 10 else '')
+                self.problems.warn("meshconnect_network dns server %s" % text,
+                                   'is left out of the client configuration of %d user%s who cannot reach it on '
+                                   'udp/53 and tcp/53 through the tunnel: %s.'
+                                   % (len(names), 's' if len(names) > 1 else '', shown),
+                                   'grant it to them in a policy (the resource holding %s, with udp/53,tcp/53), '
+                                   'or remove it from meshconnect_network.dns.' % text)
+

@@ -1,0 +1,195 @@
+# -*- coding: utf-8 -*-
+# Copyright (c) 2026 MeshConnect
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+"""The per-agent and per-user plans.
+
+Part of the compiler (see ``mesh_compile``): ``Plans`` is mixed into its
+``_Compiler`` and reads what ``AccessClasses`` and ``Links`` computed.
+"""
+
+from ansible_collections.meshconnect.mesh.plugins.module_utils.mesh_flows import flow_group
+from ansible_collections.meshconnect.mesh.plugins.module_utils.mesh_links import decompose
+from ansible_collections.meshconnect.mesh.plugins.module_utils.mesh_net import (
+    format_interval, format_ip, interval_to_cidrs, merge_intervals,
+)
+
+
+class Plans:
+    """Agent and user plans, with the overlap checks of their routes."""
+
+    def _discovery(self):
+        """What the agents' discovery found, for the report: used or not, and why."""
+        out = {}
+        for name, site in self.model.sites.items():
+            if site.discovery:
+                out[name] = site.discovery
+        return out
+
+    def _agent_plan(self, site):
+        net = self.net
+        peers = []
+        owner = []          # (lo, hi, peer name, what) for the AllowedIPs overlap check
+        routes = []
+        pending = []
+        for t_name in sorted(self.link_names[site.name]):
+            peer = self.model.sites[t_name]
+            intervals = [(peer.address, peer.address)]
+            for r_name in sorted(self.peer_ranges[site.name].get(t_name, ())):
+                res = peer.resources[r_name]
+                intervals.append((res.lo, res.hi))
+                owner.append((res.lo, res.hi, t_name, res.ref))
+                routes.append((res.lo, res.hi))
+            if peer.public_key is None:
+                pending.append('site:' + t_name)
+            peers.append({
+                'name': 'site:' + t_name,
+                'kind': 'site',
+                'address': format_ip(peer.address),
+                'public_key': peer.public_key,
+                'endpoint': peer.endpoint_text,
+                'behind_nat': peer.behind_nat,
+                'allowed_ips': cidrs(intervals),
+                'keepalive': 0 if site.dialable else net.keepalive,
+                'links': sorted(self.link_names[site.name][t_name]),
+            })
+        self._check_overlaps("site '%s'" % site.name, owner,
+                             'WireGuard routes each address to one peer; expose non-overlapping resources '
+                             'to this site, or split the links.')
+        own = [(r.lo, r.hi, r.ref) for r in site.resources.values() if r.kind != 'agent']
+        for lo, hi, _peer, ref in owner:
+            for olo, ohi, oref in own:
+                if lo <= ohi and olo <= hi:
+                    self.problems.error("site '%s'" % site.name,
+                                        'would route %s (%s) into the mesh, but it overlaps its own resource %s.'
+                                        % (format_interval(lo, hi), ref, oref),
+                                        'sites with the same LAN addresses cannot be linked to each other; '
+                                        'renumber one LAN or do not expose it on this link.')
+
+        agent_ranges = self._agent_ranges(site)
+        groups = []
+        if site.dialable:
+            by_map = {}     # SiteMap -> user addresses; equal maps are one SiteMap
+            for peer, address, site_map in self.site_users[site.name]:
+                if peer['public_key'] is None:
+                    pending.append(peer['name'])
+                peers.append(peer)
+                if site_map not in by_map:
+                    by_map[site_map] = []
+                by_map[site_map].append(address)
+            for site_map in sorted(by_map, key=lambda m: by_map[m][0]):
+                if site_map.group is None:
+                    site_map.group = flow_group((), site_map.amap, net.allow_ping, agent_ranges)
+                groups.append(dict(site_map.group, sources=by_map[site_map]))
+        for lo, hi, amap in decompose(self.site_grants[site.name]):
+            groups.append(flow_group([format_interval(lo, hi)], amap, net.allow_ping, agent_ranges))
+
+        local = [(r.lo, r.hi) for r in site.resources.values() if r.kind != 'agent']
+        return {
+            'site': site.name,
+            'host': site.host,
+            'address': format_ip(site.address),
+            'prefix': net.length,
+            'overlay': net.cidr,
+            'interface': net.interface,
+            'listen_port': net.port,
+            'mtu': net.mtu,
+            'router': site.router,
+            'forwarding': site.router,
+            'masquerade': site.masquerade and site.router,
+            'dialable': site.dialable,
+            'endpoint': site.endpoint_text,
+            'endpoint_port': site.endpoint_port,
+            'behind_nat': site.behind_nat,
+            'port_forwarding': site.port_forwarding,
+            'peers': peers,
+            'pending_keys': sorted(pending),
+            'routes': cidrs(routes),
+            'resources': [{'name': r.name, 'cidr': r.cidr, 'ports': r.ports.describe(), 'kind': r.kind}
+                          for r in site.resources.values()],
+            'local_addresses': [format_ip(a) for a in site.local_addresses],
+            'firewall': {
+                'groups': groups,
+                # Anti-spoofing: what may enter the mesh from the site's own networks.
+                'local_sources': [format_interval(lo, hi) for lo, hi in merge_intervals(local)],
+            },
+        }
+
+    def _user_peer(self, user):
+        cached = self.user_peers.get(user.name)
+        if cached is None:
+            cached = self.user_peers[user.name] = {
+                'name': 'user:' + user.name,
+                'kind': 'user',
+                'address': user.address_text,
+                'public_key': user.public_key,
+                'endpoint': None,
+                'behind_nat': True,
+                'allowed_ips': ['%s/32' % user.address_text],
+                'keepalive': 0,
+                'links': [],
+            }
+        return cached
+
+    def _check_overlaps(self, item, owner, fix):
+        owner = sorted(owner)
+        reported = set()
+        for i in range(len(owner)):
+            lo, hi, peer, ref = owner[i]
+            for j in range(i + 1, len(owner)):
+                olo, ohi, opeer, oref = owner[j]
+                if olo > hi:
+                    break
+                if opeer != peer and (ref, oref) not in reported:
+                    reported.add((ref, oref))
+                    problem = ("would route overlapping addresses to two peers: %s (%s) via '%s' and %s (%s) "
+                               "via '%s'." % (ref, format_interval(lo, hi), peer, oref, format_interval(olo, ohi),
+                                              opeer))
+                    self.problems.error(item, problem, fix)
+
+
+    def _user_plan(self, user):
+        key = self.user_class[user.name]
+        if key not in self.class_peers:
+            self.class_peers[key] = self._class_peers(user, key)
+        peers, pending = self.class_peers[key]
+        keepalive = self.net.keepalive
+        return {
+            'name': user.name,
+            'address': user.address_text,
+            'prefix': 32,
+            'dns': list(self.class_dns[key]),
+            'mtu': self.net.mtu,
+            'expired': user.expired,
+            'public_key': user.public_key,
+            'peers': [{'name': name, 'site': site_name, 'public_key': public_key, 'endpoint': endpoint,
+                       'allowed_ips': list(allowed_ips), 'keepalive': keepalive}
+                      for name, site_name, public_key, endpoint, allowed_ips in peers],
+            'pending_keys': list(pending),
+        }
+
+    def _class_peers(self, user, key):
+        """``(peers, pending keys)`` of the users of one class; ``user`` is
+        the first of them, named if the class routes overlapping addresses."""
+        peers = []
+        owner = []
+        for site_map in self.class_maps[key]:
+            if site_map.peer is None:
+                site = self.model.sites[site_map.site]
+                intervals = [(lo, hi) for lo, hi, _ps in site_map.amap]
+                site_map.owner = [(lo, hi, site.name, site.name) for lo, hi in merge_intervals(intervals)]
+                site_map.peer = ('site:' + site.name, site.name, site.public_key, site.endpoint_text,
+                                 cidrs(intervals))
+            owner.extend(site_map.owner)
+            peers.append(site_map.peer)
+        self._check_overlaps("user '%s'" % user.name, owner,
+                             'a client routes each address to one site; narrow the policies so that '
+                             'overlapping LANs are not granted together.')
+        return peers, sorted(peer[0] for peer in peers if peer[2] is None)
+
+
+
+def cidrs(intervals):
+    out = []
+    for lo, hi in merge_intervals(intervals):
+        out.extend(interval_to_cidrs(lo, hi))
+    return out
