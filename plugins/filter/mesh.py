@@ -10,6 +10,7 @@ from ansible_collections.meshconnect.mesh.plugins.module_utils.mesh_mgmt import 
 from ansible_collections.meshconnect.mesh.plugins.module_utils.mesh_net import AddressError
 from ansible_collections.meshconnect.mesh.plugins.module_utils.mesh_probe import drift, probe_report, probe_table, probe_targets
 from ansible_collections.meshconnect.mesh.plugins.module_utils.mesh_flows import KINDS as NFT_KINDS, nft_elements
+from ansible_collections.meshconnect.mesh.plugins.module_utils.mesh_reach import EMPTY, checked
 from ansible_collections.meshconnect.mesh.plugins.module_utils.mesh_report import matrix_table, report_text
 from ansible_collections.meshconnect.mesh.plugins.module_utils.mesh_topology import topology_svg
 
@@ -23,10 +24,20 @@ def _type_name(value):
     return type(value).__name__
 
 
-def _matrix_table(matrix, limit=200):
+def _matrix(name, matrix):
+    """The report matrix of mesh_plan, checked (``{}`` is an empty one)."""
     if not isinstance(matrix, dict):
-        raise AnsibleFilterError('matrix_table expects the report matrix (a dict), got %s' % _type_name(matrix))
-    return matrix_table(matrix, int(limit))
+        raise AnsibleFilterError('%s expects the report matrix (a dict), got %s' % (name, _type_name(matrix)))
+    if not matrix:
+        return EMPTY
+    if checked(matrix) is None:
+        raise AnsibleFilterError('%s expects the report matrix of mesh_plan (resources, classes and members); '
+                                 'this one is of another version or damaged' % name)
+    return matrix
+
+
+def _matrix_table(matrix, limit=200):
+    return matrix_table(_matrix('matrix_table', matrix), int(limit))
 
 
 def _report_text(report, limit=200):
@@ -87,7 +98,7 @@ def _agent_drift(agent_plan, live):
 
 def _topology_svg(plan, matrix):
     _require_dict('topology_svg', plan, 'the plan of mesh_plan')
-    _require_dict('topology_svg', matrix, 'the report matrix of mesh_plan')
+    matrix = _matrix('topology_svg', matrix)
     try:
         return topology_svg(plan, matrix)
     except (KeyError, TypeError, ValueError) as exc:

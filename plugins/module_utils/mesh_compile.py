@@ -39,7 +39,7 @@ from ansible_collections.meshconnect.mesh.plugins.module_utils.mesh_net import E
 from ansible_collections.meshconnect.mesh.plugins.module_utils.mesh_plans import Plans
 from ansible_collections.meshconnect.mesh.plugins.module_utils.mesh_reach import Reachability, diff_snapshots
 
-PLAN_VERSION = 2
+PLAN_VERSION = 3
 
 
 def compile_mesh(inventory, facts=None, lease_state=None, previous=None, today=None, explain=None):

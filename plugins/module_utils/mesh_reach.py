@@ -1,98 +1,202 @@
 # -*- coding: utf-8 -*-
 # Copyright (c) 2026 MeshConnect
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
-"""Reachability: the matrix of who reaches what, and its semantic diff.
+"""Reachability: who reaches what, stored by access class, and its diff.
+
+The matrix (``report.matrix``, and the snapshot ``plan.json`` records) is
+data, grouped so that it grows with distinct access, not with users times
+resources::
+
+    {'resources': {REF: ADDRESSES},                  # every resource reached
+     'classes': {ID: {REF: [[ADDRESSES, TCP, UDP, OTHER], ...]}},
+     'members': {PRINCIPAL: ID}}
+
+``PRINCIPAL`` is ``user:NAME`` or ``site:SITE:CONNECTOR``; principals that
+reach the same are members of one class.  ``ID`` is a digest of the class's
+content, so equal access has the same ID in every run.  A row lists the
+pieces of the resource that are reached: addresses (``A``, ``A/N`` or
+``A-B``), TCP and UDP port intervals (``[[LO, HI], ...]``) and whether other
+protocols (ICMP included) pass.
 
 ``Reachability`` is mixed into the compiler's ``_Compiler`` (see
-``mesh_compile``); ``diff_snapshots`` compares a recorded snapshot with the
-matrix of this run.
+``mesh_compile``) and writes it; ``rows`` and ``row_text`` read it for people;
+``diff_snapshots`` compares two of them address by address and port by port.
 """
 
+import hashlib
+
 from ansible_collections.meshconnect.mesh.plugins.module_utils import mesh_access as access
-from ansible_collections.meshconnect.mesh.plugins.module_utils.mesh_net import EVERYTHING, NOTHING, PORT_MAX, PortSet
+from ansible_collections.meshconnect.mesh.plugins.module_utils.mesh_digest import canonical_json
+from ansible_collections.meshconnect.mesh.plugins.module_utils.mesh_net import (
+    PORT_MAX, AddressError, PortSet, format_interval, parse_interval,
+)
+
+EMPTY = {'resources': {}, 'classes': {}, 'members': {}}
 
 
 class Reachability:
     """The reachability matrix of users (by policy) and sites (by link)."""
 
     def _matrix(self):
-        """from -> to -> ports text, for users (by policy) and sites (by link)."""
         model = self.model
-        matrix = {}
-        class_rows = {}
+        matrix = {'resources': {}, 'classes': {}, 'members': {}}
+        class_ids = {}      # users' access class -> matrix class ID (None: reaches nothing)
         for name in model.users:
             key = self.user_class[name]
-            if key not in class_rows:
+            if key not in class_ids:
                 rows = {}
                 for site_map in self.class_maps[key]:
                     if site_map.rows is None:
-                        site_map.rows = []
-                        for res in model.sites[site_map.site].resources.values():
-                            text = access.describe(site_map.amap, res.lo, res.hi)
-                            if text:
-                                site_map.rows.append((res.ref, text))
+                        site_map.rows = _rows(model.sites[site_map.site], site_map.amap, matrix['resources'])
                     rows.update(site_map.rows)
-                class_rows[key] = rows
-            if class_rows[key]:
-                matrix['user:' + name] = class_rows[key]
+                class_ids[key] = _add_class(matrix['classes'], rows)
+            if class_ids[key] is not None:
+                matrix['members']['user:' + name] = class_ids[key]
         for principal in sorted(self.principal_access):
             rows = {}
             for s_name, amap in sorted(self.principal_access[principal].items()):
-                for res in model.sites[s_name].resources.values():
-                    text = access.describe(amap, res.lo, res.hi)
-                    if text:
-                        rows[res.ref] = text
-            if rows:
-                matrix['site:%s:%s' % principal] = rows
+                rows.update(_rows(model.sites[s_name], amap, matrix['resources']))
+            class_id = _add_class(matrix['classes'], rows)
+            if class_id is not None:
+                matrix['members']['site:%s:%s' % principal] = class_id
         return matrix
 
 
-def parse_description(text):
-    """Inverse of ``PortSet.describe`` (``None`` for partial or unknown)."""
-    if text is None or text == 'none':
-        return NOTHING
-    if text == 'all':
-        return EVERYTHING
-    if text.startswith('partial'):
+def _rows(site, amap, resources):
+    """``[(resource ref, pieces)]`` of what ``amap`` reaches at ``site``."""
+    out = []
+    for res in site.resources.values():
+        part = access.restrict(amap, res.lo, res.hi)
+        if part:
+            out.append((res.ref, [_piece(lo, hi, ps) for lo, hi, ps in part]))
+            resources[res.ref] = format_interval(res.lo, res.hi)
+    return out
+
+
+def _piece(lo, hi, ps):
+    return [format_interval(lo, hi), [list(r) for r in ps.tcp], [list(r) for r in ps.udp], ps.other]
+
+
+def _add_class(classes, rows):
+    if not rows:
         return None
-    tcp, udp, other = [], [], False
-    for token in text.split(','):
-        if token == 'other-protocols':
-            other = True
-        elif token in ('tcp', 'udp'):
-            (tcp if token == 'tcp' else udp).append((0, PORT_MAX))
-        else:
-            proto, _sep, rng = token.partition('/')
-            lo, _sep, hi = rng.partition('-')
-            (tcp if proto == 'tcp' else udp).append((int(lo), int(hi or lo)))
-    return PortSet(tcp, udp, other)
+    class_id = hashlib.sha256(canonical_json(rows).encode('utf-8')).hexdigest()[:16]
+    classes[class_id] = rows
+    return class_id
+
+
+# ----------------------------------------------------------------------
+# reading
+
+
+def _amap(pieces):
+    """Row pieces -> an access map ``[(lo, hi, PortSet)]`` (ValueError,
+    TypeError or KeyError when they are not what ``_piece`` writes)."""
+    out = []
+    for text, tcp, udp, other in pieces:
+        lo, hi = parse_interval(text)
+        for ranges in (tcp, udp):
+            for p_lo, p_hi in ranges:
+                if not (isinstance(p_lo, int) and isinstance(p_hi, int) and 0 <= p_lo <= p_hi <= PORT_MAX):
+                    raise ValueError('port range %r' % ([p_lo, p_hi],))
+        if not isinstance(other, bool):
+            raise ValueError('other %r' % (other,))
+        if out and lo <= out[-1][1]:
+            raise ValueError('pieces out of order')
+        out.append((lo, hi, PortSet(tcp, udp, other)))
+    return out
+
+
+def row_text(matrix, ref, pieces):
+    """A row as people read it: ``all``, ``tcp/443``, or ``partial: ...``
+    when it differs between the resource's addresses."""
+    lo, hi = parse_interval(matrix['resources'][ref])
+    return access.describe(_amap(pieces), lo, hi)
+
+
+def rows(matrix, principal):
+    """``{resource ref: text}`` of what ``principal`` reaches."""
+    class_id = matrix['members'].get(principal)
+    if class_id is None:
+        return {}
+    return dict((ref, row_text(matrix, ref, pieces)) for ref, pieces in matrix['classes'][class_id].items())
+
+
+def principals_order(name):
+    """Sort key of principals: users first, then sites."""
+    return (0 if name.startswith('user:') else 1, name)
+
+
+def principals(matrix):
+    """Every principal that reaches something, users first."""
+    return sorted(matrix['members'], key=principals_order)
+
+
+def checked(matrix):
+    """``matrix`` when it is a readable matrix, else ``None`` (a snapshot of
+    an older version, from elsewhere or edited by hand)."""
+    try:
+        if set(matrix) != set(EMPTY) or not all(isinstance(matrix[key], dict) for key in EMPTY):
+            return None
+        for ref, text in matrix['resources'].items():
+            if not isinstance(ref, str):
+                return None
+            parse_interval(text)
+        for class_rows in matrix['classes'].values():
+            for ref, pieces in class_rows.items():
+                if ref not in matrix['resources']:
+                    return None
+                _amap(pieces)
+        if not all(class_id in matrix['classes'] for class_id in matrix['members'].values()):
+            return None
+    except (AddressError, ValueError, TypeError, KeyError, AttributeError):
+        return None
+    return matrix
+
+
+# ----------------------------------------------------------------------
+# semantic diff
 
 
 def diff_snapshots(previous, current):
-    """Flows newly allowed and newly denied since the recorded snapshot."""
+    """Flows newly allowed and newly denied since the recorded snapshot.
+
+    Principals whose access changed the same way are reported together:
+    one entry per change of a class, ``from`` listing its principals.  A
+    snapshot that cannot be read counts as empty: everything is new.
+    """
     if previous is None:
         return None
-    before = previous.get('matrix') if isinstance(previous, dict) else None
-    if not isinstance(before, dict):
-        before = {}     # a snapshot from elsewhere, or edited by hand: everything counts as new
-    allowed, denied, changed = [], [], []
-    for src in sorted(set(before) | set(current)):
-        old_rows, new_rows = before.get(src), current.get(src, {})
-        if not isinstance(old_rows, dict):
-            old_rows = {}
-        if old_rows == new_rows:
-            continue
-        for dst in sorted(set(old_rows) | set(new_rows)):
-            old, new = old_rows.get(dst), new_rows.get(dst)
-            if old == new:
+    before = checked(previous.get('matrix')) if isinstance(previous, dict) else None
+    before = before or EMPTY
+    changes = {}    # (class before, class after) -> [principals]
+    for principal in sorted(set(before['members']) | set(current['members'])):
+        old = before['classes'].get(before['members'].get(principal), {})
+        new = current['classes'].get(current['members'].get(principal), {})
+        if old != new:
+            key = (before['members'].get(principal), current['members'].get(principal))
+            changes.setdefault(key, []).append(principal)
+    allowed, denied = [], []
+    for (old_id, new_id), members in sorted(changes.items(), key=lambda item: principals_order(item[1][0])):
+        old, new = before['classes'].get(old_id, {}), current['classes'].get(new_id, {})
+        for ref in sorted(set(old) | set(new)):
+            if old.get(ref) == new.get(ref):
                 continue
-            old_ps, new_ps = parse_description(old), parse_description(new)
-            if old_ps is None or new_ps is None:
-                changed.append({'from': src, 'to': dst, 'before': old or 'none', 'after': new or 'none'})
-                continue
-            gained, lost = new_ps.subtract(old_ps), old_ps.subtract(new_ps)
+            a, b = _amap(old.get(ref, [])), _amap(new.get(ref, []))
+            was, now = before['resources'].get(ref), current['resources'].get(ref)
+            gained, lost = access.subtract(b, a), access.subtract(a, b)
             if gained:
-                allowed.append({'from': src, 'to': dst, 'ports': gained.describe()})
+                allowed.append({'from': members, 'to': ref, 'ports': _change_text(gained, was, now)})
             if lost:
-                denied.append({'from': src, 'to': dst, 'ports': lost.describe()})
-    return {'newly_allowed': allowed, 'newly_denied': denied, 'changed': changed}
+                denied.append({'from': members, 'to': ref, 'ports': _change_text(lost, was, now)})
+    return {'newly_allowed': allowed, 'newly_denied': denied}
+
+
+def _change_text(amap, was, now):
+    """What changed at a resource, as people read it; a resource whose
+    addresses changed since the snapshot (renumbered, or added and removed)
+    names the addresses of each piece."""
+    if was is not None and now is not None and was != now:
+        return '; '.join('%s %s' % (format_interval(lo, hi), ps.describe()) for lo, hi, ps in amap)
+    lo, hi = parse_interval(now if now is not None else was)
+    return access.describe(amap, lo, hi)

@@ -3,30 +3,39 @@
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
 """Plain-text views of compiler output for people: the report and the matrix."""
 
+from ansible_collections.meshconnect.mesh.plugins.module_utils.mesh_reach import EMPTY, principals, row_text
+
 
 def matrix_table(matrix, limit=200):
     """``from | to | ports`` table, one line per reachable resource."""
-    rows = []
-    for src in sorted(matrix, key=_principal_order):
-        for dst in sorted(matrix[src]):
-            rows.append((src, dst, matrix[src][dst]))
-    if not rows:
+    lines, count, last = [], 0, None
+    shown = []
+    for src in principals(matrix):
+        class_rows = matrix['classes'][matrix['members'][src]]
+        if limit and count >= limit:
+            count += len(class_rows)
+            continue
+        for dst in sorted(class_rows):
+            if not limit or count < limit:
+                shown.append((src, dst, row_text(matrix, dst, class_rows[dst])))
+            count += 1
+    if not shown:
         return 'nothing is reachable'
-    shown = rows[:limit] if limit else rows
     width_src = max(len('FROM'), max(len(r[0]) for r in shown))
     width_dst = max(len('TO'), max(len(r[1]) for r in shown))
-    lines = ['%-*s  %-*s  %s' % (width_src, 'FROM', width_dst, 'TO', 'ALLOWED')]
-    last = None
+    lines.append('%-*s  %-*s  %s' % (width_src, 'FROM', width_dst, 'TO', 'ALLOWED'))
     for src, dst, ports in shown:
         lines.append('%-*s  %-*s  %s' % (width_src, src if src != last else '', width_dst, dst, ports))
         last = src
-    if limit and len(rows) > limit:
-        lines.append('... %d more rows (see the registered report)' % (len(rows) - limit))
+    if limit and count > limit:
+        lines.append('... %d more rows (see the registered report)' % (count - limit))
     return '\n'.join(lines)
 
 
-def _principal_order(name):
-    return (0 if name.startswith('user:') else 1, name)
+def _who(principals_list, most=5):
+    shown = ', '.join(principals_list[:most])
+    more = len(principals_list) - most
+    return shown + (' and %d more' % more if more > 0 else '')
 
 
 def report_text(report, limit=200):
@@ -66,21 +75,19 @@ def report_text(report, limit=200):
                                  % (site_name, entry['interface'], entry['cidr'], entry['why']))
     lines.append('')
     lines.append('REACHABILITY (policy and links)')
-    lines.append(matrix_table(report.get('matrix') or {}, limit))
+    lines.append(matrix_table(report.get('matrix') or EMPTY, limit))
     diff = report.get('diff')
     lines.append('')
     if diff is None:
         lines.append('DIFF: no previous run recorded')
-    elif not (diff['newly_allowed'] or diff['newly_denied'] or diff['changed']):
+    elif not (diff['newly_allowed'] or diff['newly_denied']):
         lines.append('DIFF: no change in reachability since the last recorded run')
     else:
         lines.append('DIFF since the last recorded run')
         for entry in diff['newly_allowed']:
-            lines.append('  + %s -> %s %s' % (entry['from'], entry['to'], entry['ports']))
+            lines.append('  + %s -> %s %s' % (_who(entry['from']), entry['to'], entry['ports']))
         for entry in diff['newly_denied']:
-            lines.append('  - %s -> %s %s' % (entry['from'], entry['to'], entry['ports']))
-        for entry in diff['changed']:
-            lines.append('  ~ %s -> %s: %s => %s' % (entry['from'], entry['to'], entry['before'], entry['after']))
+            lines.append('  - %s -> %s %s' % (_who(entry['from']), entry['to'], entry['ports']))
     explain = report.get('explain')
     if explain:
         lines.append('')

@@ -11,6 +11,8 @@ The layout is deterministic: the same plan gives the same picture.
 
 import math
 
+from ansible_collections.meshconnect.mesh.plugins.module_utils.mesh_reach import rows
+
 SITE_W, SITE_H = 210, 96
 COLOURS = {
     'direct': '#2e7d32',        # dialable, not behind NAT
@@ -74,7 +76,7 @@ def topology_svg(plan, matrix):
     # Users and their grants.
     for index, user in enumerate(users):
         ux, uy = 90, 110 + 70 * index
-        reach = matrix.get('user:' + user['name'], {})
+        reach = rows(matrix, 'user:' + user['name'])
         by_site = {}
         for target, ports in sorted(reach.items()):
             site, resource = target.split(':', 1)

@@ -135,14 +135,20 @@ report:
       description: Counts of sites, links, users, policies and leases.
       type: dict
     matrix:
-      description: C(user:NAME) or C(site:NAME) to C(SITE:RESOURCE) to the ports reachable.
+      description:
+        - Who reaches what, by access class. C(members) maps each principal (C(user:NAME) or
+          C(site:SITE:CONNECTOR)) to a class; C(classes) maps a class to C(SITE:RESOURCE) to the pieces
+          reached (addresses, TCP and UDP port intervals, other protocols); C(resources) gives each resource's
+          addresses. Render it with the P(meshconnect.mesh.matrix_table#filter) filter.
       type: dict
     tests:
       description: One entry per policy test flow, with C(passed) and C(detail).
       type: list
       elements: dict
     diff:
-      description: Flows newly allowed and newly denied since the last recorded run (null when none recorded).
+      description:
+        - Flows newly allowed and newly denied since the last recorded run (null when none recorded), each
+          with C(from) (the principals whose access changed alike), C(to) and C(ports).
       type: dict
     explain:
       description: The verdict and reasons for O(explain).

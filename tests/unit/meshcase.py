@@ -11,6 +11,7 @@ import datetime
 import pytest
 
 from ansible_collections.meshconnect.mesh.plugins.module_utils.mesh_compile import compile_mesh
+from ansible_collections.meshconnect.mesh.plugins.module_utils.mesh_reach import rows
 from ansible_collections.meshconnect.mesh.plugins.module_utils.mesh_errors import MeshError
 from ansible_collections.meshconnect.mesh.plugins.module_utils.mesh_net import (
     PortSet, cidr_interval, parse_ip,
@@ -223,3 +224,9 @@ def firewall_access(sets, src, dst_lo, dst_hi):
                 else:
                     ping = True
     return PortSet(tcp, udp, other), ping
+
+
+def reach(result):
+    """The matrix of a compile as people read it: principal -> resource -> text."""
+    matrix = result['matrix']
+    return dict((principal, rows(matrix, principal)) for principal in matrix['members'])

@@ -7,7 +7,7 @@ reachable, and what the firewall lets into the mesh from a site (anti-spoofing).
 
 import pytest
 
-from meshcase import agent, assert_error, build, firewall_access, firewall_boxes, inventory, key, peer
+from meshcase import agent, assert_error, build, firewall_access, firewall_boxes, inventory, key, peer, reach
 
 from ansible_collections.meshconnect.mesh.plugins.module_utils.mesh_flows import nft_elements
 from ansible_collections.meshconnect.mesh.plugins.module_utils.mesh_net import (
@@ -50,8 +50,8 @@ def test_one_way_link_lets_the_connector_in_and_nothing_back():
     leases = result['plan']['leases']
     assert peer(agent(result, 'hq'), 'site:shop')['allowed_ips'] == ['10.3.0.0/24', leases['agent/shop'] + '/32']
     assert peer(agent(result, 'shop'), 'site:hq')['allowed_ips'] == ['10.1.0.5/32', leases['agent/hq'] + '/32']
-    assert result['matrix']['site:shop:lan'] == {'hq:db': 'tcp/5432', 'hq:lan': 'partial: 10.1.0.5 tcp/5432'}
-    assert 'site:hq:db' not in result['matrix']
+    assert reach(result)['site:shop:lan'] == {'hq:db': 'tcp/5432', 'hq:lan': 'partial: 10.1.0.5 tcp/5432'}
+    assert 'site:hq:db' not in reach(result)
 
 
 def test_exposure_ports_narrow_the_resource_ports():
@@ -59,7 +59,7 @@ def test_exposure_ports_narrow_the_resource_ports():
     inv['links'] = [{'name': 'l', 'sites': {'hq': ['web:tcp/443,tcp/22'], 'branch': ['lan']}}]
     result = build(inv)
     assert _reach(result, 'hq', '10.2.0.9', '10.1.0.10') == PortSet([(443, 443)])
-    assert result['matrix']['site:branch:lan']['hq:web'] == 'tcp/443'
+    assert reach(result)['site:branch:lan']['hq:web'] == 'tcp/443'
 
 
 def test_link_agents_setting():

@@ -3,7 +3,7 @@
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
 """Agent and user plans: peers, AllowedIPs, routes, endpoints, local resources."""
 
-from meshcase import agent, build, firewall_access, firewall_boxes, inventory, key, peer, site
+from meshcase import agent, build, firewall_access, firewall_boxes, inventory, key, peer, reach, site
 
 from ansible_collections.meshconnect.mesh.plugins.module_utils.mesh_flows import nft_elements
 from ansible_collections.meshconnect.mesh.plugins.module_utils.mesh_net import EVERYTHING, PortSet, parse_ip
@@ -34,8 +34,8 @@ def test_agents_only_link_gives_only_overlay_addresses():
     assert peer(build_plan, 'site:hq')['links'] == ['monitoring']
     assert build_plan['routes'] == []
     assert peer(agent(result, 'hq'), 'site:build')['allowed_ips'] == [leases['agent/build'] + '/32']
-    assert result['matrix']['site:build:agent'] == {'hq:agent': 'all'}
-    assert result['matrix']['site:hq:agent']['build:agent'] == 'all'
+    assert reach(result)['site:build:agent'] == {'hq:agent': 'all'}
+    assert reach(result)['site:hq:agent']['build:agent'] == 'all'
 
 
 def test_exposed_resources_are_in_the_peers_allowed_ips_and_routes():
@@ -62,7 +62,7 @@ def test_two_links_between_the_same_sites_merge_into_one_peer():
     assert [p['name'] for p in hq['peers']].count('site:branch') == 1
     assert peer(hq, 'site:branch')['links'] == ['hq-branch', 'hq-branch-db']
     assert peer(hq, 'site:branch')['allowed_ips'] == ['10.2.0.0/24', result['plan']['leases']['agent/branch'] + '/32']
-    assert result['matrix']['site:branch:lan']['hq:db'] == 'tcp/5432'
+    assert reach(result)['site:branch:lan']['hq:db'] == 'tcp/5432'
 
 
 def test_linked_sites_reach_what_is_exposed_and_nothing_else():
@@ -281,7 +281,7 @@ def test_local_resources_of_a_side_loaded_agent_are_host_addresses():
 
 def test_local_resources_are_granted_like_declared_ones():
     result = build(_local_inventory(), facts=FACTS)
-    assert result['matrix']['user:dave'] == {
+    assert reach(result)['user:dave'] == {
         'hq:local-eth1': 'tcp/22', 'build:local-eth1': 'all', 'branch:local-lan2': 'all'}
     dave = result['plan']['users']['dave']
     assert [(p['site'], p['allowed_ips']) for p in dave['peers']] == [
@@ -291,7 +291,7 @@ def test_local_resources_are_granted_like_declared_ones():
 def test_local_resources_before_the_agent_reports_are_left_out_with_a_warning():
     inv = _local_inventory()
     result = build(inv, facts={'gw-hq': FACTS['gw-hq']})
-    assert 'build:local-eth1' not in result['matrix']['user:dave']
+    assert 'build:local-eth1' not in reach(result)['user:dave']
     assert any('build:local-eth1' in w and 'not known until the agent reports' in w
                for w in result['report']['warnings'])
     assert 'local-eth1' not in _resources(agent(result, 'build'))

@@ -7,7 +7,7 @@ import json
 
 import pytest
 
-from meshcase import agent, build, firewall_access, firewall_boxes, inventory, key
+from meshcase import agent, build, firewall_access, firewall_boxes, inventory, key, reach
 
 from ansible_collections.meshconnect.mesh.plugins.module_utils.mesh_compile import snapshot
 from ansible_collections.meshconnect.mesh.plugins.module_utils.mesh_net import (
@@ -36,7 +36,7 @@ def test_user_in_no_policy_gets_nothing():
     result = build(inventory())
     dave = parse_ip(result['plan']['leases']['user/dave'])
     assert result['plan']['users']['dave']['peers'] == []
-    assert 'user:dave' not in result['matrix']
+    assert 'user:dave' not in reach(result)
     for plan in result['plan']['agents'].values():
         assert plan['peers'] and all(p['name'] != 'user:dave' for p in plan['peers'])
         for name, boxes in firewall_boxes(plan).items():
@@ -47,7 +47,7 @@ def test_user_in_no_policy_gets_nothing():
 
 def test_nothing_but_what_a_policy_names():
     result = build(_policies({'name': 'p', 'users': ['bob'], 'allow': ['hq:web']}))
-    assert result['matrix']['user:bob'] == {'hq:web': 'tcp/80,tcp/443', 'hq:lan': 'partial: 10.1.0.10 tcp/80,tcp/443'}
+    assert reach(result)['user:bob'] == {'hq:web': 'tcp/80,tcp/443', 'hq:lan': 'partial: 10.1.0.10 tcp/80,tcp/443'}
     assert _access(result, 'bob', 'hq', '10.1.0.10') == PortSet([(80, 80), (443, 443)])
     assert _access(result, 'bob', 'hq', '10.1.0.11') == NOTHING
     assert _access(result, 'bob', 'hq', '100.64.0.2') == NOTHING     # the agent itself
@@ -59,7 +59,7 @@ def test_whole_site_includes_the_agent_address():
     result = build(_policies({'name': 'p', 'users': ['bob'], 'allow': ['branch']}))
     bob = result['plan']['users']['bob']
     assert bob['peers'][0]['allowed_ips'] == ['10.2.0.0/24', '100.64.0.1/32']
-    assert result['matrix']['user:bob']['branch:agent'] == 'all'
+    assert reach(result)['user:bob']['branch:agent'] == 'all'
 
 
 # ----------------------------------------------------------------------
@@ -73,7 +73,7 @@ def test_policies_add_up():
     assert _access(result, 'bob', 'hq', '10.1.0.10') == PortSet([(80, 80), (443, 443)])
     assert _access(result, 'bob', 'hq', '10.1.0.5') == PortSet([(5432, 5432)])
     assert _access(result, 'bob', 'branch', '10.2.0.20') == PortSet([(445, 445)])
-    assert set(result['matrix']['user:bob']) == {'hq:db', 'hq:web', 'hq:lan', 'branch:nas', 'branch:lan'}
+    assert set(reach(result)['user:bob']) == {'hq:db', 'hq:web', 'hq:lan', 'branch:nas', 'branch:lan'}
 
 
 def test_except_removes_the_address_from_a_lan_that_contains_it():
@@ -85,8 +85,8 @@ def test_except_removes_the_address_from_a_lan_that_contains_it():
     assert _access(result, 'alice', 'hq', '10.1.0.6', '10.1.0.9') == EVERYTHING
     assert _access(result, 'alice', 'hq', '10.1.0.10') == PortSet([(80, 80), (443, 443)])
     assert _access(result, 'alice', 'hq', '10.1.0.11', '10.1.0.255') == EVERYTHING
-    assert 'hq:db' not in result['matrix']['user:alice']
-    assert result['matrix']['user:alice']['hq:lan'] == (
+    assert 'hq:db' not in reach(result)['user:alice']
+    assert reach(result)['user:alice']['hq:lan'] == (
         'partial: 10.1.0.0-10.1.0.4 all; 10.1.0.6-10.1.0.9 all; 10.1.0.10 tcp/80,tcp/443; 10.1.0.11-10.1.0.255 all')
     # The client still routes the whole LAN to hq; the agent's firewall drops db.
     hq_peer = [p for p in result['plan']['users']['alice']['peers'] if p['site'] == 'hq'][0]
@@ -99,7 +99,7 @@ def test_except_with_ports_removes_only_those_ports():
     expected = EVERYTHING.subtract(PortSet([(22, 22)], [(53, 53)]))
     assert _access(result, 'bob', 'hq', '10.1.0.11', '10.1.0.255') == expected
     assert _access(result, 'bob', 'hq', '10.1.0.10') == PortSet([(80, 80), (443, 443)])
-    assert result['matrix']['user:bob']['hq:web'] == 'tcp/80,tcp/443'
+    assert reach(result)['user:bob']['hq:web'] == 'tcp/80,tcp/443'
 
 
 def test_except_with_ports_on_one_host_of_a_lan():
@@ -135,13 +135,13 @@ def test_except_applies_within_its_own_policy_only():
     result = build(inv)
     # admins-all excepts hq:db, finance-db grants it: the union wins.
     assert _access(result, 'alice', 'hq', '10.1.0.5') == PortSet([(5432, 5432)])
-    assert result['matrix']['user:alice']['hq:db'] == 'tcp/5432'
+    assert reach(result)['user:alice']['hq:db'] == 'tcp/5432'
 
 
 def test_except_of_a_whole_site():
     result = build(_policies({'name': 'p', 'users': ['bob'], 'allow': ['*'], 'except': ['hq']}))
     assert [p['site'] for p in result['plan']['users']['bob']['peers']] == ['branch']
-    assert not any(k.startswith('hq:') for k in result['matrix']['user:bob'])
+    assert not any(k.startswith('hq:') for k in reach(result)['user:bob'])
 
 
 # ----------------------------------------------------------------------
@@ -151,14 +151,14 @@ def test_except_of_a_whole_site():
 def test_port_narrowing_is_intersected_with_the_resource_ports():
     result = build(_policies({'name': 'p', 'users': ['bob'], 'allow': ['hq:web:tcp/443,tcp/22,udp/443']}))
     assert _access(result, 'bob', 'hq', '10.1.0.10') == PortSet([(443, 443)])
-    assert result['matrix']['user:bob']['hq:web'] == 'tcp/443'
+    assert reach(result)['user:bob']['hq:web'] == 'tcp/443'
 
 
 def test_port_narrowing_outside_the_resource_ports_grants_nothing():
     result = build(_policies({'name': 'p', 'users': ['bob'], 'allow': ['hq:web:tcp/22']},
                              {'name': 'q', 'users': ['carol'], 'allow': ['hq:db']}))
     assert result['plan']['users']['bob']['peers'] == []
-    assert 'user:bob' not in result['matrix']
+    assert 'user:bob' not in reach(result)
     assert any("user 'bob'" in w and 'granted nothing' in w for w in result['report']['warnings'])
 
 
@@ -167,7 +167,7 @@ def test_port_narrowing_of_a_lan_with_every_port():
     assert _access(result, 'bob', 'hq', '10.1.0.11', '10.1.0.255') == PortSet([(22, 22), (8000, 8100)])
     # db and web serve none of those ports: nothing there.
     assert _access(result, 'bob', 'hq', '10.1.0.5') == NOTHING
-    assert result['matrix']['user:bob']['hq:lan'] == 'partial: tcp/22,tcp/8000-8100 except 10.1.0.5, 10.1.0.10'
+    assert reach(result)['user:bob']['hq:lan'] == 'partial: tcp/22,tcp/8000-8100 except 10.1.0.5, 10.1.0.10'
 
 
 def test_ping_follows_port_access():
@@ -190,7 +190,7 @@ def test_ping_follows_port_access():
 def test_grants_at_a_site_users_cannot_dial_are_dropped_with_a_warning():
     result = build(_policies({'name': 'p', 'users': ['bob'], 'allow': ['shop:lan', 'hq:web']}))
     assert [p['site'] for p in result['plan']['users']['bob']['peers']] == ['hq']
-    assert not any(k.startswith('shop:') for k in result['matrix']['user:bob'])
+    assert not any(k.startswith('shop:') for k in reach(result)['user:bob'])
     assert all(p['name'] != 'user:bob' for p in agent(result, 'shop')['peers'])
     assert agent(result, 'shop')['firewall']['groups'] and all(
         '100.64.0.5' not in g['sources'] for g in agent(result, 'shop')['firewall']['groups'])
@@ -362,8 +362,7 @@ def test_no_previous_snapshot_means_no_diff():
 
 def test_unchanged_inventory_has_an_empty_diff():
     previous = snapshot(build(inventory()))
-    assert build(inventory(), previous=previous)['report']['diff'] == {
-        'newly_allowed': [], 'newly_denied': [], 'changed': []}
+    assert build(inventory(), previous=previous)['report']['diff'] == {'newly_allowed': [], 'newly_denied': []}
 
 
 def test_diff_after_changing_a_policy():
@@ -371,13 +370,36 @@ def test_diff_after_changing_a_policy():
     inv = inventory()
     inv['policies'][1]['allow'] = ['hq:web:tcp/443', 'hq:db', 'branch:nas']    # dev-web
     diff = build(inv, previous=previous)['report']['diff']
-    assert {'from': 'user:bob', 'to': 'hq:db', 'ports': 'tcp/5432'} in diff['newly_allowed']
-    assert {'from': 'user:bob', 'to': 'branch:nas', 'ports': 'udp/137-138'} in diff['newly_allowed']
-    assert {'from': 'user:bob', 'to': 'hq:web', 'ports': 'tcp/80'} in diff['newly_denied']
-    assert {'from': 'user:bob', 'to': 'hq:lan', 'before': 'partial: 10.1.0.10 tcp/80,tcp/443',
-            'after': 'partial: 10.1.0.5 tcp/5432; 10.1.0.10 tcp/443'} in diff['changed']
+    assert {'from': ['user:bob'], 'to': 'hq:db', 'ports': 'tcp/5432'} in diff['newly_allowed']
+    assert {'from': ['user:bob'], 'to': 'branch:nas', 'ports': 'udp/137-138'} in diff['newly_allowed']
+    assert {'from': ['user:bob'], 'to': 'hq:web', 'ports': 'tcp/80'} in diff['newly_denied']
+    # Inside a resource reached only in part, the diff is exact, address by address.
+    assert {'from': ['user:bob'], 'to': 'hq:lan', 'ports': 'partial: 10.1.0.5 tcp/5432'} in diff['newly_allowed']
+    assert {'from': ['user:bob'], 'to': 'hq:lan', 'ports': 'partial: 10.1.0.10 tcp/80'} in diff['newly_denied']
     # Nothing else moved.
-    assert all(e['from'] == 'user:bob' for e in diff['newly_allowed'] + diff['newly_denied'] + diff['changed'])
+    assert {'from': ['user:bob'], 'to': 'branch:lan', 'ports': 'partial: 10.2.0.20 udp/137-138'} in diff['newly_allowed']
+    assert all(e['from'] == ['user:bob'] for e in diff['newly_allowed'] + diff['newly_denied'])
+    assert len(diff['newly_allowed']) == 4 and len(diff['newly_denied']) == 2
+
+
+def test_users_whose_access_changes_alike_are_one_diff_entry():
+    inv = inventory()
+    inv['users'].append({'name': 'erin', 'groups': ['dev'], 'public_key': key(6)})
+    previous = snapshot(build(inv))
+    inv['policies'][1]['allow'] = ['hq:web:tcp/443', 'hq:db']    # dev-web, for bob and erin
+    diff = build(inv, previous=previous)['report']['diff']
+    assert {'from': ['user:bob', 'user:erin'], 'to': 'hq:db', 'ports': 'tcp/5432'} in diff['newly_allowed']
+    assert all(e['from'] == ['user:bob', 'user:erin'] for e in diff['newly_allowed'] + diff['newly_denied'])
+
+
+def test_the_matrix_grows_with_distinct_access_not_users():
+    inv = inventory()
+    base = build(inv)['matrix']
+    inv['users'].extend({'name': 'dev%d' % i, 'groups': ['dev'], 'public_key': key(100 + i)} for i in range(50))
+    matrix = build(inv)['matrix']
+    assert len(matrix['classes']) == len(base['classes'])
+    assert len(matrix['members']) == len(base['members']) + 50
+    assert len(set(matrix['members'][name] for name in matrix['members'] if name.startswith('user:dev'))) == 1
 
 
 def test_diff_of_a_removed_user_and_a_removed_link():
@@ -387,10 +409,22 @@ def test_diff_of_a_removed_user_and_a_removed_link():
     inv['policies'] = [p for p in inv['policies'] if p['name'] != 'finance-db']
     inv['links'] = inv['links'][:1]
     diff = build(inv, previous=previous)['report']['diff']
-    assert {'from': 'user:carol', 'to': 'hq:db', 'ports': 'tcp/5432'} in diff['newly_denied']
-    assert {'from': 'site:shop:lan', 'to': 'hq:web', 'ports': 'tcp/80,tcp/443'} in diff['newly_denied']
-    assert {'from': 'site:hq:agent', 'to': 'shop:agent', 'ports': 'all'} in diff['newly_denied']
+    assert {'from': ['user:carol'], 'to': 'hq:db', 'ports': 'tcp/5432'} in diff['newly_denied']
+    assert {'from': ['site:shop:lan'], 'to': 'hq:web', 'ports': 'tcp/80,tcp/443'} in diff['newly_denied']
+    assert {'from': ['site:hq:agent'], 'to': 'shop:agent', 'ports': 'all'} in diff['newly_denied']
     assert diff['newly_allowed'] == []
+
+
+def test_diff_of_a_renumbered_resource_names_old_and_new_addresses():
+    previous = snapshot(build(inventory()))
+    inv = inventory()
+    db = [r for r in inv['sites']['gw-hq']['resources'] if r['name'] == 'db'][0]
+    db['address'] = '10.1.0.6'
+    diff = build(inv, previous=previous)['report']['diff']
+    assert {'from': ['user:carol'], 'to': 'hq:db', 'ports': '10.1.0.6 tcp/5432'} in diff['newly_allowed']
+    assert {'from': ['user:carol'], 'to': 'hq:db', 'ports': '10.1.0.5 tcp/5432'} in diff['newly_denied']
+    # Inside the LAN that holds both addresses, the change is where it is.
+    assert {'from': ['user:carol'], 'to': 'hq:lan', 'ports': 'partial: 10.1.0.6 tcp/5432'} in diff['newly_allowed']
 
 
 def test_snapshot_records_the_digest_and_matrix():
@@ -406,16 +440,40 @@ def test_key_change_does_not_show_in_the_diff():
     inv = inventory()
     inv['users'][0]['public_key'] = key(77)
     result = build(inv, previous=previous)
-    assert result['report']['diff'] == {'newly_allowed': [], 'newly_denied': [], 'changed': []}
+    assert result['report']['diff'] == {'newly_allowed': [], 'newly_denied': []}
     assert result['plan']['digest'] != previous['digest']
 
 
-def test_a_hand_edited_snapshot_counts_everything_as_new():
-    fresh = build(inventory())['matrix']
-    for previous in ({'matrix': None}, {'matrix': {'user:bob': None}}, {}, 'garbage'):
+def _damaged_snapshots(good):
+    """Snapshots no run wrote: other versions, hand edits, wrong kinds."""
+    yield {'matrix': None}
+    yield {}
+    yield 'garbage'
+    yield {'matrix': {'user:bob': {'hq:web': 'tcp/80,tcp/443'}}}      # version 2: text per user
+    for path, value in ((('resources', 'hq:web'), '10.1.0.300'), (('resources', 'hq:web'), 7),
+                        (('members', 'user:bob'), 'no-such-class'), (('classes',), [])):
+        bad = json.loads(json.dumps(good))
+        target = bad['matrix']
+        for key_ in path[:-1]:
+            target = target[key_]
+        target[path[-1]] = value
+        yield bad
+    for piece in (['10.1.0.10', [[443, 80]], [], False], ['10.1.0.10', [[0, 70000]], [], False],
+                  ['10.1.0.10', [], [], 'yes'], ['10.1.0.10', [['80', 80]], [], False], ['10.1.0.10', [], []],
+                  [None, [], [], False]):
+        bad = json.loads(json.dumps(good))
+        class_id = bad['matrix']['members']['user:bob']
+        bad['matrix']['classes'][class_id]['hq:web'] = [piece]
+        yield bad
+
+
+def test_a_damaged_snapshot_counts_everything_as_new():
+    fresh = build(inventory())
+    good = snapshot(fresh)
+    rows = reach(fresh)
+    for previous in _damaged_snapshots(good):
         diff = build(inventory(), previous=previous)['report']['diff']
-        assert diff['newly_denied'] == []
-        allowed = set((e['from'], e['to']) for e in diff['newly_allowed'] + diff['changed'])
+        assert diff['newly_denied'] == [], previous
+        allowed = set((who, e['to']) for e in diff['newly_allowed'] for who in e['from'])
         assert ('user:bob', 'hq:web') in allowed
-        assert all(e['before'] == 'none' for e in diff['changed'])
-        assert len(allowed) == sum(len(rows) for rows in fresh.values())
+        assert len(allowed) == sum(len(r) for r in rows.values())
