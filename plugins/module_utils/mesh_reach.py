@@ -4,19 +4,21 @@
 """Reachability: who reaches what, stored by access class, and its diff.
 
 The matrix (``report.matrix``, and the snapshot ``plan.json`` records) is
-data, grouped so that it grows with distinct access, not with users times
+data, factored so that it grows with distinct access, not with users times
 resources::
 
-    {'resources': {REF: ADDRESSES},                  # every resource reached
-     'classes': {ID: {REF: [[ADDRESSES, TCP, UDP, OTHER], ...]}},
-     'members': {PRINCIPAL: ID}}
+    {'resources': {REF: ADDRESSES},                        # every resource reached
+     'grants': {GID: {REF: [[ADDRESSES, TCP, UDP, OTHER], ...]}},  # at one site
+     'classes': {CID: [GID, ...]},                         # one grant per site
+     'members': {PRINCIPAL: CID}}
 
 ``PRINCIPAL`` is ``user:NAME`` or ``site:SITE:CONNECTOR``; principals that
-reach the same are members of one class.  ``ID`` is a digest of the class's
-content, so equal access has the same ID in every run.  A row lists the
-pieces of the resource that are reached: addresses (``A``, ``A/N`` or
-``A-B``), TCP and UDP port intervals (``[[LO, HI], ...]``) and whether other
-protocols (ICMP included) pass.
+reach the same are members of one class, and classes that reach the same at
+a site share that site's grant.  IDs are digests of their content, so equal
+access has the same ID in every run.  A grant lists, per resource, the
+pieces reached: addresses (``A``, ``A/N`` or ``A-B``), TCP and UDP port
+intervals (``[[LO, HI], ...]``) and whether other protocols (ICMP
+included) pass.
 
 ``Reachability`` is mixed into the compiler's ``_Compiler`` (see
 ``mesh_compile``) and writes it; ``rows`` and ``row_text`` read it for people;
@@ -31,7 +33,7 @@ from ansible_collections.meshconnect.mesh.plugins.module_utils.mesh_net import (
     PORT_MAX, AddressError, PortSet, format_interval, parse_interval,
 )
 
-EMPTY = {'resources': {}, 'classes': {}, 'members': {}}
+EMPTY = {'resources': {}, 'grants': {}, 'classes': {}, 'members': {}}
 
 
 class Reachability:
@@ -39,36 +41,36 @@ class Reachability:
 
     def _matrix(self):
         model = self.model
-        matrix = {'resources': {}, 'classes': {}, 'members': {}}
+        matrix = {'resources': {}, 'grants': {}, 'classes': {}, 'members': {}}
         class_ids = {}      # users' access class -> matrix class ID (None: reaches nothing)
         for name in model.users:
             key = self.user_class[name]
             if key not in class_ids:
-                rows = {}
+                grants = []
                 for site_map in self.class_maps[key]:
-                    if site_map.rows is None:
-                        site_map.rows = _rows(model.sites[site_map.site], site_map.amap, matrix['resources'])
-                    rows.update(site_map.rows)
-                class_ids[key] = _add_class(matrix['classes'], rows)
-            if class_ids[key] is not None:
+                    if site_map.grant is None:
+                        site_map.grant = _add(matrix['grants'], _rows(model.sites[site_map.site], site_map.amap,
+                                                                      matrix['resources']))
+                    grants.append(site_map.grant)
+                class_ids[key] = _add(matrix['classes'], sorted(g for g in grants if g))
+            if class_ids[key]:
                 matrix['members']['user:' + name] = class_ids[key]
         for principal in sorted(self.principal_access):
-            rows = {}
-            for s_name, amap in sorted(self.principal_access[principal].items()):
-                rows.update(_rows(model.sites[s_name], amap, matrix['resources']))
-            class_id = _add_class(matrix['classes'], rows)
-            if class_id is not None:
+            grants = [_add(matrix['grants'], _rows(model.sites[s_name], amap, matrix['resources']))
+                      for s_name, amap in sorted(self.principal_access[principal].items())]
+            class_id = _add(matrix['classes'], sorted(g for g in grants if g))
+            if class_id:
                 matrix['members']['site:%s:%s' % principal] = class_id
         return matrix
 
 
 def _rows(site, amap, resources):
-    """``[(resource ref, pieces)]`` of what ``amap`` reaches at ``site``."""
-    out = []
+    """``{resource ref: pieces}`` of what ``amap`` reaches at ``site``."""
+    out = {}
     for res in site.resources.values():
         part = access.restrict(amap, res.lo, res.hi)
         if part:
-            out.append((res.ref, [_piece(lo, hi, ps) for lo, hi, ps in part]))
+            out[res.ref] = [_piece(lo, hi, ps) for lo, hi, ps in part]
             resources[res.ref] = format_interval(res.lo, res.hi)
     return out
 
@@ -77,12 +79,17 @@ def _piece(lo, hi, ps):
     return [format_interval(lo, hi), [list(r) for r in ps.tcp], [list(r) for r in ps.udp], ps.other]
 
 
-def _add_class(classes, rows):
-    if not rows:
-        return None
-    class_id = hashlib.sha256(canonical_json(rows).encode('utf-8')).hexdigest()[:16]
-    classes[class_id] = rows
-    return class_id
+def _add(table, value):
+    """The ID of ``value`` in ``table`` (added if new); ``''`` for nothing."""
+    if not value:
+        return ''
+    key = _digest(value)
+    table[key] = value
+    return key
+
+
+def _digest(value):
+    return hashlib.sha256(canonical_json(value).encode('utf-8')).hexdigest()[:16]
 
 
 # ----------------------------------------------------------------------
@@ -114,12 +121,18 @@ def row_text(matrix, ref, pieces):
     return access.describe(_amap(pieces), lo, hi)
 
 
+def reached(matrix, class_id):
+    """``{resource ref: pieces}`` of a class (of ``None``: nothing)."""
+    out = {}
+    for grant_id in matrix['classes'].get(class_id, ()):
+        out.update(matrix['grants'][grant_id])
+    return out
+
+
 def rows(matrix, principal):
     """``{resource ref: text}`` of what ``principal`` reaches."""
-    class_id = matrix['members'].get(principal)
-    if class_id is None:
-        return {}
-    return dict((ref, row_text(matrix, ref, pieces)) for ref, pieces in matrix['classes'][class_id].items())
+    return dict((ref, row_text(matrix, ref, pieces))
+                for ref, pieces in reached(matrix, matrix['members'].get(principal)).items())
 
 
 def principals_order(name):
@@ -142,12 +155,18 @@ def checked(matrix):
             if not isinstance(ref, str):
                 return None
             parse_interval(text)
-        for class_rows in matrix['classes'].values():
-            for ref, pieces in class_rows.items():
+        for grant_id, grant in matrix['grants'].items():
+            if not isinstance(grant, dict) or not grant or _digest(grant) != grant_id:
+                return None
+            for ref, pieces in grant.items():
                 if ref not in matrix['resources']:
                     return None
                 _amap(pieces)
-        if not all(class_id in matrix['classes'] for class_id in matrix['members'].values()):
+        for class_id, grant_ids in matrix['classes'].items():
+            if not isinstance(grant_ids, list) or not grant_ids or _digest(grant_ids) != class_id or not all(
+                    isinstance(g, str) and g in matrix['grants'] for g in grant_ids):
+                return None
+        if not all(isinstance(c, str) and c in matrix['classes'] for c in matrix['members'].values()):
             return None
     except (AddressError, ValueError, TypeError, KeyError, AttributeError):
         return None
@@ -171,14 +190,14 @@ def diff_snapshots(previous, current):
     before = before or EMPTY
     changes = {}    # (class before, class after) -> [principals]
     for principal in sorted(set(before['members']) | set(current['members'])):
-        old = before['classes'].get(before['members'].get(principal), {})
-        new = current['classes'].get(current['members'].get(principal), {})
+        old = _grant_set(before, before['members'].get(principal))
+        new = _grant_set(current, current['members'].get(principal))
         if old != new:
             key = (before['members'].get(principal), current['members'].get(principal))
             changes.setdefault(key, []).append(principal)
     allowed, denied = [], []
     for (old_id, new_id), members in sorted(changes.items(), key=lambda item: principals_order(item[1][0])):
-        old, new = before['classes'].get(old_id, {}), current['classes'].get(new_id, {})
+        old, new = reached(before, old_id), reached(current, new_id)
         for ref in sorted(set(old) | set(new)):
             if old.get(ref) == new.get(ref):
                 continue
@@ -190,6 +209,12 @@ def diff_snapshots(previous, current):
             if lost:
                 denied.append({'from': members, 'to': ref, 'ports': _change_text(lost, was, now)})
     return {'newly_allowed': allowed, 'newly_denied': denied}
+
+
+def _grant_set(matrix, class_id):
+    """What a class reaches, comparable between runs: grant IDs are the
+    digests of their content (``checked`` makes sure of it)."""
+    return frozenset(matrix['classes'].get(class_id, ()))
 
 
 def _change_text(amap, was, now):

@@ -3,7 +3,7 @@
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
 """Plain-text views of compiler output for people: the report and the matrix."""
 
-from ansible_collections.meshconnect.mesh.plugins.module_utils.mesh_reach import EMPTY, principals, row_text
+from ansible_collections.meshconnect.mesh.plugins.module_utils.mesh_reach import EMPTY, principals, reached, row_text
 
 
 def matrix_table(matrix, limit=200):
@@ -11,7 +11,7 @@ def matrix_table(matrix, limit=200):
     lines, count, last = [], 0, None
     shown = []
     for src in principals(matrix):
-        class_rows = matrix['classes'][matrix['members'][src]]
+        class_rows = reached(matrix, matrix['members'][src])
         if limit and count >= limit:
             count += len(class_rows)
             continue

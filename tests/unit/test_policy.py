@@ -3,13 +3,14 @@
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
 """Policy semantics, policy tests, explain and the semantic diff."""
 
+import hashlib
 import json
 
 import pytest
 
 from meshcase import agent, build, firewall_access, firewall_boxes, inventory, key, reach
 
-from ansible_collections.meshconnect.mesh.plugins.module_utils.mesh_compile import snapshot
+from ansible_collections.meshconnect.mesh.plugins.module_utils.mesh_compile import canonical_json, snapshot
 from ansible_collections.meshconnect.mesh.plugins.module_utils.mesh_net import (
     EVERYTHING, NOTHING, PortSet, parse_ip,
 )
@@ -397,7 +398,7 @@ def test_the_matrix_grows_with_distinct_access_not_users():
     base = build(inv)['matrix']
     inv['users'].extend({'name': 'dev%d' % i, 'groups': ['dev'], 'public_key': key(100 + i)} for i in range(50))
     matrix = build(inv)['matrix']
-    assert len(matrix['classes']) == len(base['classes'])
+    assert len(matrix['classes']) == len(base['classes']) and matrix['grants'] == base['grants']
     assert len(matrix['members']) == len(base['members']) + 50
     assert len(set(matrix['members'][name] for name in matrix['members'] if name.startswith('user:dev'))) == 1
 
@@ -460,11 +461,36 @@ def _damaged_snapshots(good):
         yield bad
     for piece in (['10.1.0.10', [[443, 80]], [], False], ['10.1.0.10', [[0, 70000]], [], False],
                   ['10.1.0.10', [], [], 'yes'], ['10.1.0.10', [['80', 80]], [], False], ['10.1.0.10', [], []],
-                  [None, [], [], False]):
-        bad = json.loads(json.dumps(good))
-        class_id = bad['matrix']['members']['user:bob']
-        bad['matrix']['classes'][class_id]['hq:web'] = [piece]
-        yield bad
+                  [None, [], [], False], ['10.1.0.10-10.1.0.9', [], [], True]):
+        for rehash in (False, True):
+            bad = json.loads(json.dumps(good))
+            _edit_bobs_grant(bad['matrix'], 'hq:web', [piece], rehash)
+            yield bad
+    # Content edited by hand, IDs kept: the digests no longer match.
+    bad = json.loads(json.dumps(good))
+    _edit_bobs_grant(bad['matrix'], 'hq:web', [['10.1.0.10', [[22, 22]], [], False]], rehash=False)
+    yield bad
+
+
+def _digest(value):
+    return hashlib.sha256(canonical_json(value).encode('utf-8')).hexdigest()[:16]
+
+
+def _edit_bobs_grant(matrix, ref, pieces, rehash):
+    """Replace bob's pieces at ``ref``; with ``rehash``, give the grant and
+    bob's class the IDs their new content has, as a careful forger would."""
+    class_id = matrix['members']['user:bob']
+    grant_id = [g for g in matrix['classes'][class_id] if ref in matrix['grants'][g]][0]
+    grant = dict(matrix['grants'][grant_id], **{ref: pieces})
+    if not rehash:
+        matrix['grants'][grant_id] = grant
+        return
+    new_grant = _digest(grant)
+    matrix['grants'][new_grant] = grant
+    grants = sorted(new_grant if g == grant_id else g for g in matrix['classes'][class_id])
+    new_class = _digest(grants)
+    matrix['classes'][new_class] = grants
+    matrix['members']['user:bob'] = new_class
 
 
 def test_a_damaged_snapshot_counts_everything_as_new():
