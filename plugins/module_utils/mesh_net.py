@@ -21,6 +21,7 @@ PORT_PROTOCOLS = ('tcp', 'udp')
 # ASCII digits only, to the end of the text (no trailing newline): int() would read other scripts' digits.
 _PORT_RE = re.compile(r'(tcp|udp)/([0-9]{1,5})(?:-([0-9]{1,5}))?\Z', re.ASCII)
 _PREFIX_RE = re.compile(r'[0-9]{1,2}\Z', re.ASCII)
+_DOTTED_RE = re.compile(r'[0-9.]+\Z')
 
 
 class AddressError(ValueError):
@@ -183,6 +184,49 @@ def overlaps(a, b):
 
 def contains(outer, inner):
     return outer[0] <= inner[0] and inner[1] <= outer[1]
+
+
+def prefix_interval(address, length):
+    """The inclusive interval ``(lo, hi)`` of the /``length`` prefix holding ``address`` (host bits
+    ignored): ``prefix_interval(parse_ip('10.0.0.7'), 24)`` is 10.0.0.0..10.0.0.255."""
+    network = ipaddress.IPv4Network((address, length), strict=False)
+    return int(network.network_address), int(network.broadcast_address)
+
+
+def format_cidr(address, length):
+    """``a.b.c.d/len``, the address as given (mask it first for a network: ``prefix_interval``)."""
+    return '%s/%d' % (format_ip(address), length)
+
+
+def looks_like_ipv4(text):
+    """Whether a host name is written as an IPv4 address (digits and dots only), so that it is read,
+    and checked, as one rather than as a DNS name."""
+    return _DOTTED_RE.match(text) is not None
+
+
+# The overlay lives in private (RFC 1918) or shared (RFC 6598) address space unless the inventory allows
+# public space; these never, whatever it says, and no endpoint is in them: "this network", loopback,
+# multicast, reserved and broadcast.
+PRIVATE_RANGES = ('10.0.0.0/8', '172.16.0.0/12', '192.168.0.0/16', '100.64.0.0/10')
+SPECIAL_RANGES = ('0.0.0.0/8', '127.0.0.0/8', '224.0.0.0/4', '240.0.0.0/4')
+
+
+def first_overlapping(interval, cidrs):
+    """The first of ``cidrs`` (CIDR strings) that the interval ``(lo, hi)`` overlaps, or None."""
+    for text in cidrs:
+        if overlaps(interval, cidr_interval(text)):
+            return text
+    return None
+
+
+def inside_one_of(interval, cidrs):
+    """Whether the interval ``(lo, hi)`` lies wholly inside one of ``cidrs`` (CIDR strings)."""
+    return any(contains(cidr_interval(text), interval) for text in cidrs)
+
+
+def addresses_within(addresses, interval):
+    """The addresses of the sorted list ``addresses`` that lie in the interval ``(lo, hi)``."""
+    return addresses[bisect.bisect_left(addresses, interval[0]):bisect.bisect_right(addresses, interval[1])]
 
 
 class PortSet:
