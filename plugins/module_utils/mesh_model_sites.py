@@ -1,0 +1,367 @@
+# -*- coding: utf-8 -*-
+# Copyright (c) 2026 MeshConnect
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+"""The model's network and sites: the overlay network and its address space,
+the sites with their endpoints and declared resources, what the agents
+reported (keys, local resources), and references to a site's resources.
+
+Everything here reads an inventory that ``mesh_schema.shape_and_clean``
+has kept (see ``mesh_model.load_model``): every value has the kind the
+schema says and no mapping has an unknown key, so what is checked here is
+meaning: ranges, names, addresses, references.
+"""
+
+import base64
+import re
+
+from ansible_collections.meshconnect.mesh.plugins.module_utils import mesh_access as access
+from ansible_collections.meshconnect.mesh.plugins.module_utils.mesh_errors import show
+from ansible_collections.meshconnect.mesh.plugins.module_utils.mesh_net import (
+    AddressError, EVERYTHING, PRIVATE_RANGES, SPECIAL_RANGES, PortSet, addresses_within, contains,
+    first_overlapping, format_cidr, format_ip, inside_one_of, looks_like_ipv4, overlaps, parse_cidr, parse_ip,
+    prefix_interval,
+)
+from ansible_collections.meshconnect.mesh.plugins.module_utils.mesh_schema import NAME_RE, NAME_RULE
+
+HOST_RE = re.compile(r'^(?=.{1,253}$)([A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?)(\.[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?)*\Z')
+RESERVED_RESOURCES = ('agent', '*')
+LOCAL_PREFIX = 'local-'
+
+NETWORK_DEFAULTS = {
+    'cidr': '100.65.0.0/22',
+    'port': 51820,
+    'interface': 'mc0',
+    'mtu': 1420,
+    'keepalive': 25,
+    'dns': [],
+    'allow_ping': True,
+    'allow_public_cidr': False,
+}
+
+
+class Network:
+    def __init__(self, name, cidr, net, length, port, interface, mtu, keepalive, dns, allow_ping):
+        self.name = name
+        self.cidr = cidr
+        self.net = net
+        self.length = length
+        self.lo, self.hi = prefix_interval(net, length)
+        self.port = port
+        self.interface = interface
+        self.mtu = mtu
+        self.keepalive = keepalive
+        self.dns = dns
+        self.allow_ping = allow_ping
+
+    @property
+    def usable(self):
+        """Leasable addresses: all but the network and broadcast addresses."""
+        return self.hi - self.lo - 1
+
+    def as_dict(self):
+        return {'name': self.name, 'cidr': self.cidr, 'port': self.port, 'interface': self.interface,
+                'mtu': self.mtu, 'keepalive': self.keepalive, 'dns': list(self.dns),
+                'allow_ping': self.allow_ping}
+
+
+class Resource:
+    __slots__ = ('site', 'name', 'cidr', 'lo', 'hi', 'ports', 'kind', 'amap')
+
+    def __init__(self, site, name, cidr, lo, hi, ports, kind):
+        self.site = site
+        self.name = name
+        self.cidr = cidr
+        self.lo = lo
+        self.hi = hi
+        self.ports = ports
+        self.kind = kind  # agent | declared | local
+        # What a grant of the whole resource reaches: its addresses with its ports, capped where a
+        # declared resource with ports lies inside it (see cap_resources).
+        self.amap = [(lo, hi, ports)]
+
+    @property
+    def ref(self):
+        return '%s:%s' % (self.site, self.name)
+
+
+class Site:
+    def __init__(self, host, name, router, endpoint, endpoint_port, behind_nat, port_forwarding, masquerade,
+                 ignore_interfaces, include_interfaces=()):
+        self.host = host
+        self.name = name
+        self.router = router
+        self.endpoint = endpoint
+        self.endpoint_port = endpoint_port
+        self.behind_nat = behind_nat
+        self.port_forwarding = port_forwarding
+        self.masquerade = masquerade
+        self.ignore_interfaces = ignore_interfaces
+        self.include_interfaces = list(include_interfaces)
+        self.resources = {}      # name -> Resource, declared and local and 'agent'
+        self.public_key = None
+        self.facts_known = False
+        self.local_addresses = []   # the host's own IPv4 addresses (ints), as discovered
+        self.discovery = []         # what discovery found: {interface, cidr, resource or None, why}
+
+    @property
+    def dialable(self):
+        """Peers and users can open a tunnel to this agent."""
+        return bool(self.endpoint) and (not self.behind_nat or self.port_forwarding)
+
+    @property
+    def endpoint_text(self):
+        if not self.dialable:
+            return None
+        host = self.endpoint
+        return '%s:%d' % (host, self.endpoint_port)
+
+
+def _bounded(problems, item, data, key, default, low, high):
+    """The whole number ``data[key]`` (the schema checked its kind), or ``default`` when absent or out of
+    ``low..high``."""
+    value = data.get(key, default)
+    if not low <= value <= high:
+        problems.error(item, '%s must be an integer from %d to %d, not %r.' % (key, low, high, value),
+                       'write a number without quotes, or leave %s out for the default %r.' % (key, default))
+        return default
+    return value
+
+
+def validate_public_key(value):
+    """True when ``value`` is a base64 WireGuard key (32 bytes)."""
+    if not isinstance(value, str) or len(value) != 44 or not value.endswith('='):
+        return False
+    try:
+        return len(base64.b64decode(value.encode('ascii'), validate=True)) == 32
+    except (ValueError, TypeError):
+        return False
+
+
+# --------------------------------------------------------------------------
+# the network
+
+
+def load_network(problems, raw):
+    """The Network of ``meshconnect_network`` (a mapping with a valid name)."""
+    item = 'meshconnect_network'
+    data = dict(NETWORK_DEFAULTS)
+    data.update(raw)
+    cidr = data['cidr']
+    try:
+        net, length = parse_cidr(cidr)
+        if not 16 <= length <= 29:
+            problems.error(item, 'cidr %s has prefix /%d.' % (cidr, length),
+                           'use an IPv4 prefix from /16 to /29, e.g. 100.65.0.0/22.')
+            net, length = 0, 29
+    except AddressError as exc:
+        problems.error(item, 'cidr is invalid: %s.' % exc, 'use an IPv4 prefix such as 100.65.0.0/22.')
+        net, length = 0, 29
+    port = _bounded(problems, item, data, 'port', 51820, 1, 65535)
+    mtu = _bounded(problems, item, data, 'mtu', 1420, 1280, 9000)
+    keepalive = _bounded(problems, item, data, 'keepalive', 25, 0, 3600)
+    dns = []
+    for entry in data['dns'] or []:
+        try:
+            dns.append(format_ip(parse_ip(entry)))
+        except AddressError as exc:
+            problems.error(item, 'dns entry is invalid: %s.' % exc, 'list IPv4 addresses of DNS servers.')
+    network = Network(data['name'], format_cidr(net, length), net, length, port, data['interface'], mtu,
+                      keepalive, dns, data['allow_ping'])
+    _check_overlay_space(problems, item, cidr, network, data['allow_public_cidr'])
+    return network
+
+
+def _check_overlay_space(problems, item, cidr, network, allow_public):
+    interval = (network.lo, network.hi)
+    special = first_overlapping(interval, SPECIAL_RANGES)
+    if special:
+        problems.error(item, 'cidr %s overlaps %s, which is never routable as an overlay.' % (show(cidr), special),
+                       'use private or shared address space, e.g. 100.65.0.0/22.')
+    elif not allow_public and not inside_one_of(interval, PRIVATE_RANGES):
+        problems.error(item, 'cidr %s is public address space: members would route someone else\'s addresses '
+                       'into the mesh.' % show(cidr),
+                       'use private or shared address space (RFC 1918: 10.0.0.0/8, 172.16.0.0/12, '
+                       '192.168.0.0/16; RFC 6598: 100.64.0.0/10), e.g. 100.65.0.0/22; or set '
+                       'meshconnect_network.allow_public_cidr: true if you own that space.')
+
+
+# --------------------------------------------------------------------------
+# sites and their declared resources
+
+
+def load_sites(problems, network, raw_sites):
+    """Agent host -> meshconnect_site (None or a mapping) into site name -> Site, sorted by name."""
+    sites = {}
+    for host in sorted(raw_sites):
+        site = _load_site(problems, network, host, raw_sites[host] or {})
+        if site is None:
+            continue
+        if site.name in sites:
+            problems.error("site '%s'" % site.name, 'is used by agent hosts %s and %s.'
+                           % (sites[site.name].host, host), 'give each agent its own meshconnect_site.name.')
+            continue
+        sites[site.name] = site
+    if not sites:
+        problems.error('meshconnect_agents', 'the inventory has no agent hosts.',
+                       'put one host per site into the meshconnect_agents group.')
+    return dict(sorted(sites.items()))
+
+
+def _load_site(problems, network, host, raw):
+    name = raw.get('name', host)
+    if not NAME_RE.match(name):
+        # Only a host name standing in for a missing name can fail: the schema checked a given name.
+        problems.error("agent host '%s'" % host, 'site name %r is not a valid name.' % (name,),
+                       'use %s.' % NAME_RULE)
+        return None
+    item = "site '%s'" % name
+    endpoint = raw.get('endpoint')
+    if endpoint is not None and not HOST_RE.match(endpoint):
+        problems.error(item, 'endpoint %r is not a host name or IPv4 address.' % (endpoint,),
+                       'give the name or address peers dial, without a port (see endpoint_port).')
+        endpoint = None
+    if endpoint is not None and looks_like_ipv4(endpoint):
+        endpoint = _check_endpoint_address(problems, item, network, endpoint)
+    site = Site(
+        host=host, name=name,
+        router=raw.get('router', True),
+        endpoint=endpoint,
+        endpoint_port=_bounded(problems, item, raw, 'endpoint_port', network.port, 1, 65535),
+        behind_nat=raw.get('behind_nat', False),
+        port_forwarding=raw.get('port_forwarding', False),
+        masquerade=raw.get('masquerade', False),
+        ignore_interfaces=list(raw.get('ignore_interfaces') or []),
+        include_interfaces=raw.get('include_interfaces') or [],
+    )
+    if site.behind_nat and not site.port_forwarding and endpoint:
+        problems.warn(item, 'is behind NAT without port forwarding, so its endpoint %s is never dialled.'
+                      % endpoint, 'set port_forwarding: true once UDP %d is forwarded to the agent.'
+                      % site.endpoint_port)
+    if site.masquerade and not site.router:
+        problems.warn(item, 'masquerade has no effect on a side-loaded agent (router: false).')
+    seen = set()
+    for entry in raw.get('resources') or []:
+        resource = _load_resource(problems, network, name, entry, seen)
+        if resource is not None:
+            site.resources[resource.name] = resource
+    return site
+
+
+def _check_endpoint_address(problems, item, network, endpoint):
+    """``endpoint`` (written as an IPv4 address) when peers can dial it, else None."""
+    try:
+        address = parse_ip(endpoint)
+    except AddressError as exc:
+        problems.error(item, 'endpoint is invalid: %s.' % exc,
+                       'give the IPv4 address or host name peers dial, without a port.')
+        return None
+    if contains((network.lo, network.hi), (address, address)):
+        problems.error(item, 'endpoint %s is inside the overlay network %s: the tunnel would have to '
+                       'carry its own packets.' % (endpoint, network.cidr),
+                       'give the address peers dial on the underlay (public or LAN address of the agent).')
+        return None
+    if first_overlapping((address, address), SPECIAL_RANGES):
+        problems.error(item, 'endpoint %s is a loopback, multicast or reserved address that no peer can '
+                       'dial.' % endpoint, 'give the address peers dial to reach the agent.')
+        return None
+    return endpoint
+
+
+def _load_resource(problems, network, site_name, raw, seen):
+    name = raw['name']
+    item = "site '%s' resource '%s'" % (site_name, name)
+    if name in RESERVED_RESOURCES or name.startswith(LOCAL_PREFIX):
+        problems.error(item, 'the name %r is reserved (agent, local-*).' % name, 'rename the resource.')
+        return None
+    if name in seen:
+        problems.error(item, 'is defined more than once in this site.', 'give each resource its own name.')
+        return None
+    seen.add(name)
+    address = raw['address']
+    try:
+        net, length = parse_cidr(address)
+    except AddressError as exc:
+        problems.error(item, 'address is invalid: %s.' % exc,
+                       'use an IPv4 address (10.0.0.5) or network (10.0.0.0/24).')
+        return None
+    lo, hi = prefix_interval(net, length)
+    if overlaps((lo, hi), (network.lo, network.hi)):
+        problems.error(item, 'address %s overlaps the overlay network %s (%s).'
+                       % (address, network.name, network.cidr),
+                       'resources live on site LANs; use the LAN address, or move the overlay with '
+                       'meshconnect_network.cidr.')
+        return None
+    ports = EVERYTHING
+    specs = raw.get('ports') or []
+    if specs:
+        try:
+            ports = PortSet.parse(specs)
+        except AddressError as exc:
+            problems.error(item, 'ports are invalid: %s.' % exc,
+                           'list ports 1-65535 as proto/port or proto/low-high, e.g. [tcp/443, udp/1000-2000], '
+                           'or leave ports out for every port.')
+            return None
+    return Resource(site_name, name, format_cidr(net, length), lo, hi, ports, 'declared')
+
+
+# --------------------------------------------------------------------------
+# endpoints, resources as grants reach them, references
+
+
+def check_endpoints(problems, sites):
+    """The sorted endpoint addresses of the sites (those written as addresses).
+
+    A declared resource must not contain an agent's endpoint address: routed
+    into the mesh, it would send the tunnel's own packets into the tunnel.
+    (Discovered local resources that do are left out instead.)"""
+    owners = {}     # endpoint address -> site names
+    for site in sites.values():
+        if site.endpoint and looks_like_ipv4(site.endpoint):
+            owners.setdefault(parse_ip(site.endpoint), []).append(site.name)
+    endpoint_ips = sorted(owners)
+    for site in sites.values():
+        for res in site.resources.values():
+            if res.kind != 'declared':
+                continue
+            for address in addresses_within(endpoint_ips, (res.lo, res.hi)):
+                names = ', '.join("'%s'" % name for name in owners[address])
+                problems.error("site '%s' resource '%s'" % (site.name, res.name),
+                               '%s contains %s, the endpoint of site %s: routed into the mesh, it would carry '
+                               'the tunnel to that site inside itself.' % (res.cidr, format_ip(address), names),
+                               'declare only the addresses behind the agent, leaving the endpoint out.')
+    return endpoint_ips
+
+
+def cap_resources(site):
+    """A resource with ports only ever allows those: inside any broader
+    resource of its site (a LAN, a discovered subnet), the addresses of a
+    declared resource with ports are capped to the ports declared there
+    (to their union where several such resources share an address)."""
+    limited = [(r.lo, r.hi, r.ports) for r in site.resources.values()
+               if r.kind == 'declared' and r.ports != EVERYTHING]
+    if not limited:
+        return
+    caps = access.from_pieces(limited)
+    for res in site.resources.values():
+        if res.kind != 'agent':
+            res.amap = access.cap(res.amap, caps)
+
+
+def check_resource_ref(problems, item, sites, site_name, resource, what):
+    """Whether ``site_name:resource`` names a known resource (``*``: any); an unknown one is an error,
+    a local resource of an agent that has not reported yet a warning."""
+    site = sites.get(site_name)
+    if site is None:
+        problems.error(item, '%s names unknown site %r.' % (what, site_name),
+                       'use one of: %s.' % (', '.join(sites) or 'no sites defined'))
+        return False
+    if resource == '*' or resource in site.resources:
+        return True
+    if resource.startswith(LOCAL_PREFIX) and not site.facts_known:
+        problems.warn(item, '%s names %s:%s, a local resource not known until the agent reports its '
+                      'interfaces; it is left out of this plan.' % (what, site_name, resource))
+        return False
+    problems.error(item, '%s names unknown resource %r of site %r.' % (what, resource, site_name),
+                   'use one of: %s, or declare it under meshconnect_site.resources of %s.'
+                   % (', '.join(site.resources), site_name))
+    return False
