@@ -18,15 +18,15 @@ class SiteMap:
     """What a class of users may reach at one site, and what follows from
     it; classes share them: equal maps of a site are one SiteMap."""
 
-    __slots__ = ('site', 'amap', 'peer', 'owner', 'grant', 'text', 'group')
+    __slots__ = ('site', 'amap', 'peer', 'pending', 'owner', 'grant', 'group')
 
     def __init__(self, site, amap):
         self.site = site
         self.amap = amap
-        self.peer = None    # a user's peer for the site, as Plans._class_peers makes it
+        self.peer = None    # the ID of a user's peer for the site in the plan's site_peers (mesh_plans)
+        self.pending = None  # the peer's name when the site's key is not known yet
         self.owner = None   # [(lo, hi, site, site)] for the user overlap check
         self.grant = None   # the matrix grant ID of the map (mesh_reach; '' when it reaches nothing)
-        self.text = None    # canonical JSON of the peer, for the digest
         self.group = None   # the firewall elements of the map (mesh_flows.flow_group without sources)
 
 

@@ -84,7 +84,6 @@ class _Compiler(AccessClasses, Links, Plans, Reachability, Explainer, Digest):
         self.model = model
         self.net = model.network
         self.problems = problems
-        self.class_peers = {}
         self.user_peers = {}
         self.site_maps = {}     # (site, map as a tuple) -> SiteMap: equal maps of a site are one
         self.unions = {}        # (SiteMap, SiteMap) -> SiteMap of their union
@@ -109,7 +108,7 @@ class _Compiler(AccessClasses, Links, Plans, Reachability, Explainer, Digest):
         self._links()
         self._dns()
         agents = dict((site.host, self._agent_plan(site)) for site in model.sites.values())
-        users = dict((user.name, self._user_plan(user)) for user in model.users.values())
+        users, user_access, site_peers = self._user_plans()
         self.problems.raise_if_any()
 
         matrix = self._matrix()
@@ -139,6 +138,8 @@ class _Compiler(AccessClasses, Links, Plans, Reachability, Explainer, Digest):
             'leases': leases,
             'agents': agents,
             'users': users,
+            'access': user_access,
+            'site_peers': site_peers,
         }
         plan['digest'] = self._digest(plan)
         return {

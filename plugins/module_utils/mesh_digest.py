@@ -18,22 +18,26 @@ def canonical_json(data):
     return _CANONICAL.encode(data)
 
 
+def digest_id(value):
+    """A short ID of ``value`` made from its content: equal content has the
+    same ID in every run."""
+    return hashlib.sha256(canonical_json(value).encode('utf-8')).hexdigest()[:16]
+
+
 class Digest:
     """The plan's digest, without holding its whole text."""
 
     def _digest(self, plan):
         """``sha256(canonical_json(plan))``, hashed piece by piece.
 
-        The pieces are the canonical JSON of each agent and user, joined as
+        The pieces are the canonical JSON of each agent, joined as
         ``canonical_json`` joins them (sorted keys, no spaces), so the bytes
-        hashed are the same; the whole text is never held in memory.  What
-        is repeated is encoded once: the peer entry of a user (every agent
-        listing the user has it) and the peers of a class of users (every
-        user of the class has the same).
+        hashed are the same; the whole text is never held in memory.  The
+        peer entry of a user, which every agent listing the user has, is
+        encoded once.
         """
         digest = hashlib.sha256()
         user_peer_texts = {}    # peer name -> text
-        class_peers_texts = {}  # class -> text; a SiteMap has the text of its peer
 
         def agent_text(agent):
             peers = []
@@ -46,28 +50,15 @@ class Digest:
                 peers.append(user_peer_texts[peer['name']])
             return canonical_with(agent, 'peers', '[' + ','.join(peers) + ']')
 
-        def user_text(user):
-            key = self.user_class[user['name']]
-            if key not in class_peers_texts:
-                # The user's peers, one per SiteMap of the class, in order.
-                texts = []
-                for site_map, peer in zip(self.class_maps[key], user['peers']):
-                    if site_map.text is None:
-                        site_map.text = canonical_json(peer)
-                    texts.append(site_map.text)
-                class_peers_texts[key] = '[' + ','.join(texts) + ']'
-            return canonical_with(user, 'peers', class_peers_texts[key])
-
         def put(text):
             digest.update(text.encode('utf-8'))
 
         put('{')
         for index, key in enumerate(sorted(plan)):
             put('%s%s:' % (',' if index else '', json.dumps(key)))
-            if key in ('agents', 'users') and plan[key]:
-                encode = agent_text if key == 'agents' else user_text
+            if key == 'agents' and plan[key]:
                 for inner, name in enumerate(sorted(plan[key])):
-                    put('%s%s:%s' % (',' if inner else '{', json.dumps(name), encode(plan[key][name])))
+                    put('%s%s:%s' % (',' if inner else '{', json.dumps(name), agent_text(plan[key][name])))
                 put('}')
             else:
                 put(canonical_json(plan[key]))

@@ -7,6 +7,7 @@ Part of the compiler (see ``mesh_compile``): ``Plans`` is mixed into its
 ``_Compiler`` and reads what ``AccessClasses`` and ``Links`` computed.
 """
 
+from ansible_collections.meshconnect.mesh.plugins.module_utils.mesh_digest import digest_id
 from ansible_collections.meshconnect.mesh.plugins.module_utils.mesh_flows import flow_group
 from ansible_collections.meshconnect.mesh.plugins.module_utils.mesh_links import decompose
 from ansible_collections.meshconnect.mesh.plugins.module_utils.mesh_net import (
@@ -146,46 +147,76 @@ class Plans:
                                               opeer))
                     self.problems.error(item, problem, fix)
 
+    def _user_plans(self):
+        """``(users, access, site_peers)``: each user's plan names its access
+        class; a class (``access``) lists the site peers it has, its DNS
+        servers and the sites whose keys are pending; a site peer
+        (``site_peers``) is what a client needs to reach one site, shared by
+        every class with the same access there.  ``user_plan`` gives a user's
+        whole plan back."""
+        users, access, site_peers = {}, {}, {}
+        class_ids = {}
+        for user in self.model.users.values():
+            key = self.user_class[user.name]
+            if key not in class_ids:
+                class_ids[key] = self._user_access(user, key, access, site_peers)
+            users[user.name] = {
+                'name': user.name,
+                'address': user.address_text,
+                'expired': user.expired,
+                'public_key': user.public_key,
+                'access': class_ids[key],
+            }
+        return users, access, site_peers
 
-    def _user_plan(self, user):
-        key = self.user_class[user.name]
-        if key not in self.class_peers:
-            self.class_peers[key] = self._class_peers(user, key)
-        peers, pending = self.class_peers[key]
-        keepalive = self.net.keepalive
-        return {
-            'name': user.name,
-            'address': user.address_text,
-            'prefix': 32,
-            'dns': list(self.class_dns[key]),
-            'mtu': self.net.mtu,
-            'expired': user.expired,
-            'public_key': user.public_key,
-            'peers': [{'name': name, 'site': site_name, 'public_key': public_key, 'endpoint': endpoint,
-                       'allowed_ips': list(allowed_ips), 'keepalive': keepalive}
-                      for name, site_name, public_key, endpoint, allowed_ips in peers],
-            'pending_keys': list(pending),
-        }
-
-    def _class_peers(self, user, key):
-        """``(peers, pending keys)`` of the users of one class; ``user`` is
-        the first of them, named if the class routes overlapping addresses."""
-        peers = []
+    def _user_access(self, user, key, access, site_peers):
+        """The ID of the access entry of one class; ``user`` is the first of
+        its users, named if the class routes overlapping addresses."""
+        peer_ids = []
         owner = []
+        pending = []
         for site_map in self.class_maps[key]:
             if site_map.peer is None:
                 site = self.model.sites[site_map.site]
                 intervals = [(lo, hi) for lo, hi, _ps in site_map.amap]
                 site_map.owner = [(lo, hi, site.name, site.name) for lo, hi in merge_intervals(intervals)]
-                site_map.peer = ('site:' + site.name, site.name, site.public_key, site.endpoint_text,
-                                 cidrs(intervals))
+                peer = {'name': 'site:' + site.name, 'site': site.name, 'public_key': site.public_key,
+                        'endpoint': site.endpoint_text, 'allowed_ips': cidrs(intervals)}
+                site_map.peer = digest_id(peer)
+                site_peers[site_map.peer] = peer
+                if site.public_key is None:
+                    site_map.pending = peer['name']
             owner.extend(site_map.owner)
-            peers.append(site_map.peer)
+            peer_ids.append(site_map.peer)
+            if site_map.pending:
+                pending.append(site_map.pending)
         self._check_overlaps("user '%s'" % user.name, owner,
                              'a client routes each address to one site; narrow the policies so that '
                              'overlapping LANs are not granted together.')
-        return peers, sorted(peer[0] for peer in peers if peer[2] is None)
+        entry = {'site_peers': peer_ids, 'dns': list(self.class_dns[key]), 'pending_keys': sorted(pending)}
+        class_id = digest_id(entry)
+        access[class_id] = entry
+        return class_id
 
+
+def user_plan(plan, name):
+    """The whole plan of user ``name``: what a client configuration is made
+    of (``mesh_wgconf.client_config``)."""
+    user = plan['users'][name]
+    network = plan['network']
+    entry = plan['access'][user['access']]
+    keepalive = network['keepalive']
+    return {
+        'name': user['name'],
+        'address': user['address'],
+        'prefix': 32,
+        'dns': list(entry['dns']),
+        'mtu': network['mtu'],
+        'expired': user['expired'],
+        'public_key': user['public_key'],
+        'peers': [dict(plan['site_peers'][peer_id], keepalive=keepalive) for peer_id in entry['site_peers']],
+        'pending_keys': list(entry['pending_keys']),
+    }
 
 
 def cidrs(intervals):

@@ -11,6 +11,7 @@ and the owning agent's firewall sets.
 """
 
 from ansible_collections.meshconnect.mesh.plugins.module_utils.mesh_flows import group_allows
+from ansible_collections.meshconnect.mesh.plugins.module_utils.mesh_plans import user_plan
 from ansible_collections.meshconnect.mesh.plugins.module_utils.mesh_net import (
     AddressError, address_in, parse_ip, parse_port_spec,
 )
@@ -102,9 +103,9 @@ def expected(plan, principal, source, address, proto, port):
     if owner is None:
         return False
     if kind == 'user':
-        user = plan['users'].get(name)
-        if user is None or user['expired']:
+        if name not in plan['users'] or plan['users'][name]['expired']:
             return False
+        user = user_plan(plan, name)
         routed = any(p['site'] == owner['site'] and address_in(dst, p['allowed_ips']) for p in user['peers'])
         accepted = any(p['name'] == 'user:' + name and address_in(src, p['allowed_ips']) for p in owner['peers'])
         return routed and accepted and _firewall_allows(owner, src, dst, proto, port, to_agent)

@@ -25,10 +25,8 @@ included) pass.
 ``diff_snapshots`` compares two of them address by address and port by port.
 """
 
-import hashlib
-
 from ansible_collections.meshconnect.mesh.plugins.module_utils import mesh_access as access
-from ansible_collections.meshconnect.mesh.plugins.module_utils.mesh_digest import canonical_json
+from ansible_collections.meshconnect.mesh.plugins.module_utils.mesh_digest import digest_id
 from ansible_collections.meshconnect.mesh.plugins.module_utils.mesh_net import (
     PORT_MAX, AddressError, PortSet, format_interval, parse_interval,
 )
@@ -83,13 +81,9 @@ def _add(table, value):
     """The ID of ``value`` in ``table`` (added if new); ``''`` for nothing."""
     if not value:
         return ''
-    key = _digest(value)
+    key = digest_id(value)
     table[key] = value
     return key
-
-
-def _digest(value):
-    return hashlib.sha256(canonical_json(value).encode('utf-8')).hexdigest()[:16]
 
 
 # ----------------------------------------------------------------------
@@ -156,14 +150,14 @@ def checked(matrix):
                 return None
             parse_interval(text)
         for grant_id, grant in matrix['grants'].items():
-            if not isinstance(grant, dict) or not grant or _digest(grant) != grant_id:
+            if not isinstance(grant, dict) or not grant or digest_id(grant) != grant_id:
                 return None
             for ref, pieces in grant.items():
                 if ref not in matrix['resources']:
                     return None
                 _amap(pieces)
         for class_id, grant_ids in matrix['classes'].items():
-            if not isinstance(grant_ids, list) or not grant_ids or _digest(grant_ids) != class_id or not all(
+            if not isinstance(grant_ids, list) or not grant_ids or digest_id(grant_ids) != class_id or not all(
                     isinstance(g, str) and g in matrix['grants'] for g in grant_ids):
                 return None
         if not all(isinstance(c, str) and c in matrix['classes'] for c in matrix['members'].values()):

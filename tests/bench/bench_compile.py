@@ -53,8 +53,9 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 REPO = os.path.dirname(os.path.dirname(HERE))
 
 # (sites, users, policies, links): half size first, then full size.
-SIZES = [(500, 5000, 1000, 100), (1000, 10000, 2000, 200)]
+SIZES = [(500, 5000, 1000, 100), (1000, 10000, 2000, 200), (5000, 50000, 10000, 1000)]
 RUNS = 3     # compile_mesh runs this many times per child; the fastest (wall clock) is reported
+LARGE_RUNS = 1  # at the largest size, once (its generation alone takes a while)
 SEED = 20260601
 TODAY = datetime.date(2026, 6, 1)
 
@@ -394,11 +395,13 @@ def _import_compiler():
 
 
 def child(sizes):
-    """Compile one size; print ``{"seconds": ..., "peak_mib": ...}``."""
+    """Compile one size; print ``{"seconds": ..., "peak_mib": ..., "plan_mb": ..., "matrix_mb": ..., ...}``."""
     compile_mesh = _import_compiler()
+    from ansible_collections.meshconnect.mesh.plugins.module_utils.mesh_digest import canonical_json
     inventory, facts = make_inventory(*sizes)
     best = None
-    for _run in range(RUNS):
+    runs = LARGE_RUNS if sizes == SIZES[-1] else RUNS
+    for run in range(runs):
         gc.collect()
         start = time.perf_counter()
         result = compile_mesh(inventory, facts=facts, today=TODAY)
@@ -407,10 +410,17 @@ def child(sizes):
         failed = [t for t in result['report']['tests'] if not t['passed']]
         if failed:
             raise SystemExit('policy tests of the synthetic inventory fail: %r' % failed[:3])
-        del result
+        if run < runs - 1:
+            del result
+    # The peak is taken before the sizes below are measured (encoding them is not part of a compile).
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
     peak_bytes = peak if sys.platform == 'darwin' else peak * 1024   # bytes on macOS, KiB elsewhere
-    print(json.dumps({'seconds': best, 'peak_mib': peak_bytes / 1048576.0}))
+    matrix = result['matrix']
+    print(json.dumps({'seconds': best, 'peak_mib': peak_bytes / 1048576.0,
+                      'plan_mb': len(canonical_json(result['plan'])) / 1e6,
+                      'matrix_mb': len(canonical_json(matrix)) / 1e6,
+                      'grant_rows': sum(len(grant) for grant in matrix['grants'].values()),
+                      'classes': len(matrix['classes']), 'members': len(matrix['members'])}))
 
 
 def main():
@@ -427,10 +437,13 @@ def main():
                                       + [str(n) for n in sizes])
         measured = json.loads(out.decode('utf-8').strip().splitlines()[-1])
         times.append(measured['seconds'])
-        print('%d sites, %d users, %d policies, %d links: compile %.2f s, peak %d MiB'
-              % (sizes + (measured['seconds'], round(measured['peak_mib']))))
+        print('%d sites, %d users, %d policies, %d links: compile %.2f s, peak %d MiB; plan %.1f MB, '
+              'matrix %.1f MB (%d grant rows, %d classes, %d principals)'
+              % (sizes + (measured['seconds'], round(measured['peak_mib']), measured['plan_mb'],
+                          measured['matrix_mb'], measured['grant_rows'], measured['classes'], measured['members'])))
         sys.stdout.flush()
-    print('time ratio full/half: %.2f (sizes x%g)' % (times[-1] / times[0], SIZES[-1][0] / SIZES[0][0]))
+    print('time ratio full/half: %.2f (sizes x%g)' % (times[1] / times[0], SIZES[1][0] / SIZES[0][0]))
+    print('time ratio x5/full: %.2f (sizes x%g)' % (times[2] / times[1], SIZES[2][0] / SIZES[1][0]))
     return 0
 
 

@@ -11,6 +11,7 @@ import datetime
 import pytest
 
 from ansible_collections.meshconnect.mesh.plugins.module_utils.mesh_compile import compile_mesh
+from ansible_collections.meshconnect.mesh.plugins.module_utils.mesh_plans import user_plan
 from ansible_collections.meshconnect.mesh.plugins.module_utils.mesh_reach import rows
 from ansible_collections.meshconnect.mesh.plugins.module_utils.mesh_errors import MeshError
 from ansible_collections.meshconnect.mesh.plugins.module_utils.mesh_net import (
@@ -230,3 +231,8 @@ def reach(result):
     """The matrix of a compile as people read it: principal -> resource -> text."""
     matrix = result['matrix']
     return dict((principal, rows(matrix, principal)) for principal in matrix['members'])
+
+
+def user(result, name):
+    """The whole plan of user ``name`` (what a client configuration is made of)."""
+    return user_plan(result['plan'], name)

@@ -5,7 +5,7 @@
 
 import pytest
 
-from meshcase import assert_error, build, errors_of, inventory, key, reach, site
+from meshcase import assert_error, build, errors_of, inventory, key, reach, site, user
 
 from ansible_collections.meshconnect.mesh.plugins.module_utils.mesh_errors import MeshError
 
@@ -516,8 +516,8 @@ def test_expired_user_is_left_out_with_a_warning():
     for plan in result['plan']['agents'].values():
         assert all(p['name'] != 'user:alice' for p in plan['peers'])
         assert all(result['plan']['leases']['user/alice'] not in g['sources'] for g in plan['firewall']['groups'])
-    assert result['plan']['users']['alice']['expired'] is True
-    assert result['plan']['users']['alice']['peers'] == []
+    assert user(result, 'alice')['expired'] is True
+    assert user(result, 'alice')['peers'] == []
     assert 'user:alice' not in reach(result)
     assert result['report']['summary']['active_users'] == 3
 
@@ -526,8 +526,8 @@ def test_user_expiring_today_is_still_active():
     inv = inventory()
     inv['users'][0]['expires'] = '2026-03-01'
     result = build(inv)
-    assert result['plan']['users']['alice']['expired'] is False
-    assert result['plan']['users']['alice']['peers']
+    assert user(result, 'alice')['expired'] is False
+    assert user(result, 'alice')['peers']
 
 
 # ----------------------------------------------------------------------

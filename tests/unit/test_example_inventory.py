@@ -9,7 +9,7 @@ import os
 
 import pytest
 
-from meshcase import agent, build, peer
+from meshcase import agent, build, peer, user
 
 yaml = pytest.importorskip('yaml')
 
@@ -57,7 +57,7 @@ def test_example_expired_contractor_and_unreachable_office_are_warned_about():
 
 def test_example_plans():
     result = build(_example(), today=TODAY)
-    assert result['plan']['users']['erik']['peers'] == []
+    assert user(result, 'erik')['peers'] == []
     build01 = agent(result, 'build01')
     assert build01['forwarding'] is False and build01['masquerade'] is False
     aws = agent(result, 'aws')

@@ -26,6 +26,7 @@ from meshcase import (
 )
 from meshcase import reach as matrix_rows
 
+from ansible_collections.meshconnect.mesh.plugins.module_utils.mesh_plans import user_plan
 from ansible_collections.meshconnect.mesh.plugins.module_utils.mesh_net import (
     EVERYTHING, NOTHING, PortSet, format_ip, interval_to_cidrs, merge_intervals, parse_ip,
 )
@@ -477,7 +478,7 @@ def check(inv, facts, world):
                 for lo, hi in merge_intervals(reach):
                     cidrs.extend(interval_to_cidrs(lo, hi))
                 expected[owner] = sorted(cidrs, key=parse_interval)
-        got = dict((p['site'], p['allowed_ips']) for p in plan['users'][name]['peers'])
+        got = dict((p['site'], p['allowed_ips']) for p in user_plan(plan, name)['peers'])
         assert got == expected, name
         on_agents = sorted(a['site'] for a in plan['agents'].values()
                            if any(p['name'] == 'user:' + name for p in a['peers']))

@@ -7,7 +7,7 @@ reachable, and what the firewall lets into the mesh from a site (anti-spoofing).
 
 import pytest
 
-from meshcase import agent, assert_error, build, firewall_access, firewall_boxes, inventory, key, peer, reach
+from meshcase import agent, assert_error, build, firewall_access, firewall_boxes, inventory, key, peer, reach, user
 
 from ansible_collections.meshconnect.mesh.plugins.module_utils.mesh_flows import nft_elements
 from ansible_collections.meshconnect.mesh.plugins.module_utils.mesh_net import (
@@ -247,7 +247,7 @@ def test_uplink_virtual_and_container_interfaces_are_skipped_and_reported():
     # bob's whole-site grant reaches neither the uplink nor the bridges.
     for address in ('192.168.1.1', '172.17.0.2', '10.200.0.9'):
         assert _reach(result, 'hq', 'user/bob', address) == NOTHING, address
-        assert not any(address.rsplit('.', 1)[0] in ip for p in result['plan']['users']['bob']['peers']
+        assert not any(address.rsplit('.', 1)[0] in ip for p in user(result, 'bob')['peers']
                        for ip in p['allowed_ips']), address
 
 
@@ -280,7 +280,7 @@ def test_dns_servers_go_only_to_users_who_reach_them():
     inv['policies'].append({'name': 'dns', 'users': ['carol'], 'allow': ['hq:lan:udp/53,tcp/53']})
     inv['policies'].append({'name': 'half', 'users': ['bob'], 'allow': ['branch:lan:udp/53']})
     result = build(inv)
-    users = result['plan']['users']
+    users = dict((name, user(result, name)) for name in result['plan']['users'])
     assert users['alice']['dns'] == ['10.1.0.53', '10.2.0.53']     # everything (shop cannot be dialled)
     assert users['carol']['dns'] == ['10.1.0.53']
     assert users['bob']['dns'] == []                                 # udp/53 only is not enough

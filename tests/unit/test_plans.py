@@ -3,7 +3,7 @@
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
 """Agent and user plans: peers, AllowedIPs, routes, endpoints, local resources."""
 
-from meshcase import agent, build, firewall_access, firewall_boxes, inventory, key, peer, reach, site
+from meshcase import agent, build, firewall_access, firewall_boxes, inventory, key, peer, reach, site, user
 
 from ansible_collections.meshconnect.mesh.plugins.module_utils.mesh_flows import nft_elements
 from ansible_collections.meshconnect.mesh.plugins.module_utils.mesh_net import EVERYTHING, PortSet, parse_ip
@@ -126,7 +126,7 @@ def test_keepalive_follows_the_network_setting():
     inv['network']['keepalive'] = 15
     result = build(inv)
     assert [p['keepalive'] for p in agent(result, 'shop')['peers']] == [15]
-    assert all(p['keepalive'] == 15 for p in result['plan']['users']['alice']['peers'])
+    assert all(p['keepalive'] == 15 for p in user(result, 'alice')['peers'])
 
 
 def test_endpoint_only_for_peers_that_can_be_dialled():
@@ -150,7 +150,7 @@ def test_endpoint_only_for_peers_that_can_be_dialled():
 
 def test_users_only_get_peers_on_sites_they_can_dial():
     result = build(inventory())
-    alice = result['plan']['users']['alice']
+    alice = user(result, 'alice')
     assert [p['site'] for p in alice['peers']] == ['branch', 'hq']
     assert [p['endpoint'] for p in alice['peers']] == ['branch.example.com:51820', '203.0.113.1:51820']
     assert all(p['name'] != 'user:alice' for p in agent(result, 'shop')['peers'])
@@ -162,7 +162,7 @@ def test_user_plan_fields():
     inv['network'].update({'dns': ['10.1.0.53'], 'mtu': 1380})
     inv['policies'][1]['allow'].append('hq:lan:udp/53,tcp/53')
     result = build(inv)
-    bob = result['plan']['users']['bob']
+    bob = user(result, 'bob')
     assert bob['address'] == result['plan']['leases']['user/bob'] and bob['prefix'] == 32
     assert bob['dns'] == ['10.1.0.53'] and bob['mtu'] == 1380
     assert bob['public_key'] == key(2) and bob['expired'] is False
@@ -183,7 +183,7 @@ def test_reported_agent_keys_are_used_and_missing_ones_are_pending():
     assert peer(hq, 'site:branch')['public_key'] is None
     assert hq['pending_keys'] == ['site:branch', 'user:bob']
     assert peer(agent(result, 'branch'), 'site:hq')['public_key'] == key(100)
-    bob = result['plan']['users']['bob']
+    bob = user(result, 'bob')
     assert [p['public_key'] for p in bob['peers']] == [None, key(100)]
     assert bob['pending_keys'] == ['site:branch']
 
@@ -283,7 +283,7 @@ def test_local_resources_are_granted_like_declared_ones():
     result = build(_local_inventory(), facts=FACTS)
     assert reach(result)['user:dave'] == {
         'hq:local-eth1': 'tcp/22', 'build:local-eth1': 'all', 'branch:local-lan2': 'all'}
-    dave = result['plan']['users']['dave']
+    dave = user(result, 'dave')
     assert [(p['site'], p['allowed_ips']) for p in dave['peers']] == [
         ('branch', ['172.17.0.0/16']), ('build', ['172.20.5.17/32']), ('hq', ['172.16.1.0/24'])]
 
@@ -323,3 +323,18 @@ def test_users_with_the_same_access_share_one_firewall_group():
     assert [e for e in nft_elements(groups, 'ports') if e.startswith(leases['user/erin'] + ' ')] == [
         leases['user/erin'] + ' . 10.1.0.10 . tcp . 80', leases['user/erin'] + ' . 10.1.0.10 . tcp . 443']
     assert shared[0]['other'] == [] and shared[0]['ping'] == ['10.1.0.10']
+
+
+def test_users_with_equal_access_share_their_plan():
+    inv = inventory()
+    base = build(inv)['plan']
+    inv['users'].extend({'name': 'dev%d' % i, 'groups': ['dev'], 'public_key': key(100 + i)} for i in range(50))
+    result = build(inv)
+    plan = result['plan']
+    # Fifty more users: fifty small entries, no new access entry, no new site peer.
+    assert plan['access'] == base['access'] and plan['site_peers'] == base['site_peers']
+    assert set(plan['users']['dev7']) == set(['name', 'address', 'expired', 'public_key', 'access'])
+    assert plan['users']['dev7']['access'] == plan['users']['bob']['access']
+    # Each user's whole plan is still there for whoever needs it.
+    dev7, bob = user(result, 'dev7'), user(result, 'bob')
+    assert dev7['peers'] == bob['peers'] and dev7['dns'] == bob['dns'] and dev7['address'] != bob['address']

@@ -8,7 +8,7 @@ import json
 
 import pytest
 
-from meshcase import agent, build, firewall_access, firewall_boxes, inventory, key, reach
+from meshcase import agent, build, firewall_access, firewall_boxes, inventory, key, reach, user
 
 from ansible_collections.meshconnect.mesh.plugins.module_utils.mesh_compile import canonical_json, snapshot
 from ansible_collections.meshconnect.mesh.plugins.module_utils.mesh_net import (
@@ -36,7 +36,7 @@ def _policies(*policies):
 def test_user_in_no_policy_gets_nothing():
     result = build(inventory())
     dave = parse_ip(result['plan']['leases']['user/dave'])
-    assert result['plan']['users']['dave']['peers'] == []
+    assert user(result, 'dave')['peers'] == []
     assert 'user:dave' not in reach(result)
     for plan in result['plan']['agents'].values():
         assert plan['peers'] and all(p['name'] != 'user:dave' for p in plan['peers'])
@@ -52,13 +52,13 @@ def test_nothing_but_what_a_policy_names():
     assert _access(result, 'bob', 'hq', '10.1.0.10') == PortSet([(80, 80), (443, 443)])
     assert _access(result, 'bob', 'hq', '10.1.0.11') == NOTHING
     assert _access(result, 'bob', 'hq', '100.64.0.2') == NOTHING     # the agent itself
-    assert [p['site'] for p in result['plan']['users']['bob']['peers']] == ['hq']
-    assert result['plan']['users']['bob']['peers'][0]['allowed_ips'] == ['10.1.0.10/32']
+    assert [p['site'] for p in user(result, 'bob')['peers']] == ['hq']
+    assert user(result, 'bob')['peers'][0]['allowed_ips'] == ['10.1.0.10/32']
 
 
 def test_whole_site_includes_the_agent_address():
     result = build(_policies({'name': 'p', 'users': ['bob'], 'allow': ['branch']}))
-    bob = result['plan']['users']['bob']
+    bob = user(result, 'bob')
     assert bob['peers'][0]['allowed_ips'] == ['10.2.0.0/24', '100.64.0.1/32']
     assert reach(result)['user:bob']['branch:agent'] == 'all'
 
@@ -90,7 +90,7 @@ def test_except_removes_the_address_from_a_lan_that_contains_it():
     assert reach(result)['user:alice']['hq:lan'] == (
         'partial: 10.1.0.0-10.1.0.4 all; 10.1.0.6-10.1.0.9 all; 10.1.0.10 tcp/80,tcp/443; 10.1.0.11-10.1.0.255 all')
     # The client still routes the whole LAN to hq; the agent's firewall drops db.
-    hq_peer = [p for p in result['plan']['users']['alice']['peers'] if p['site'] == 'hq'][0]
+    hq_peer = [p for p in user(result, 'alice')['peers'] if p['site'] == 'hq'][0]
     assert hq_peer['allowed_ips'] == ['10.1.0.0/30', '10.1.0.4/32', '10.1.0.6/31', '10.1.0.8/29', '10.1.0.16/28',
                                       '10.1.0.32/27', '10.1.0.64/26', '10.1.0.128/25', '100.64.0.2/32']
 
@@ -141,7 +141,7 @@ def test_except_applies_within_its_own_policy_only():
 
 def test_except_of_a_whole_site():
     result = build(_policies({'name': 'p', 'users': ['bob'], 'allow': ['*'], 'except': ['hq']}))
-    assert [p['site'] for p in result['plan']['users']['bob']['peers']] == ['branch']
+    assert [p['site'] for p in user(result, 'bob')['peers']] == ['branch']
     assert not any(k.startswith('hq:') for k in reach(result)['user:bob'])
 
 
@@ -158,7 +158,7 @@ def test_port_narrowing_is_intersected_with_the_resource_ports():
 def test_port_narrowing_outside_the_resource_ports_grants_nothing():
     result = build(_policies({'name': 'p', 'users': ['bob'], 'allow': ['hq:web:tcp/22']},
                              {'name': 'q', 'users': ['carol'], 'allow': ['hq:db']}))
-    assert result['plan']['users']['bob']['peers'] == []
+    assert user(result, 'bob')['peers'] == []
     assert 'user:bob' not in reach(result)
     assert any("user 'bob'" in w and 'granted nothing' in w for w in result['report']['warnings'])
 
@@ -190,7 +190,7 @@ def test_ping_follows_port_access():
 
 def test_grants_at_a_site_users_cannot_dial_are_dropped_with_a_warning():
     result = build(_policies({'name': 'p', 'users': ['bob'], 'allow': ['shop:lan', 'hq:web']}))
-    assert [p['site'] for p in result['plan']['users']['bob']['peers']] == ['hq']
+    assert [p['site'] for p in user(result, 'bob')['peers']] == ['hq']
     assert not any(k.startswith('shop:') for k in reach(result)['user:bob'])
     assert all(p['name'] != 'user:bob' for p in agent(result, 'shop')['peers'])
     assert agent(result, 'shop')['firewall']['groups'] and all(
