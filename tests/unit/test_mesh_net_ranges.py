@@ -16,7 +16,7 @@ from ansible_collections.meshconnect.mesh.plugins.module_utils.mesh_net import (
 
 def test_prefix_interval_masks_host_bits_like_ipaddress():
     rng = random.Random(7)
-    for _ in range(500):
+    for _round in range(500):
         address, length = rng.getrandbits(32), rng.randint(0, 32)
         network = ipaddress.IPv4Network((address, length), strict=False)
         assert prefix_interval(address, length) == (int(network.network_address), int(network.broadcast_address))
