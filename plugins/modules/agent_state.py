@@ -108,15 +108,56 @@ import os
 
 from ansible.module_utils.basic import AnsibleModule
 
+from ansible_collections.meshconnect.mesh.plugins.module_utils.mesh_live import (
+    CommandFailed, LiveError, interface_link, interface_routes, parse_handshakes, parse_listen_port, parse_public_key,
+    wg_peers, wg_show,
+)
 from ansible_collections.meshconnect.mesh.plugins.module_utils.mesh_nft import (
     ListingError, expected_listing, find_digest, listing_diff, live_listing,
 )
-from ansible_collections.meshconnect.mesh.plugins.module_utils.mesh_wgconf import normalise_cidr, parse_dump_peers
 
 
 def _run(module, args):
     rc, out, _err = module.run_command(args)
     return out if rc == 0 else None
+
+
+def read_interface(run, ip, wg, iface):
+    """The interface part of the state: link, address, routes that count (mesh_live.counted_route), and with
+    ``wg`` its keys, port and peers. What cannot be read is left out; the private key is never read."""
+    state = {'up': False, 'peers': {}, 'routes': []}
+    try:
+        link = interface_link(run, ip, iface)
+    except CommandFailed:
+        return state
+    state['up'] = True
+    state['mtu'] = link['mtu']
+    if link['addresses']:
+        state['address'] = link['addresses'][0]
+    try:
+        state['routes'] = sorted(interface_routes(run, ip, iface))
+    except CommandFailed:
+        pass
+    if not wg:
+        return state
+
+    def show(what):
+        try:
+            return wg_show(run, wg, iface, what)
+        except CommandFailed:
+            return ''
+    state['public_key'] = parse_public_key(show('public-key'))
+    state['private_key'] = state['public_key'] is not None
+    state['listen_port'] = parse_listen_port(show('listen-port'))
+    try:
+        peers = wg_peers(run, wg, iface)
+    except CommandFailed:
+        peers = {}
+    handshakes = parse_handshakes(show('latest-handshakes'))
+    for key, peer in peers.items():
+        state['peers'][key] = {'allowed_ips': sorted(peer['allowed_ips']), 'endpoint': peer['endpoint'],
+                               'latest_handshake': handshakes.get(key, 0)}
+    return state
 
 
 def main():
@@ -132,37 +173,10 @@ def main():
     ip = module.get_bin_path('ip', required=True)
     wg = module.get_bin_path('wg')
     nft = module.get_bin_path('nft')
-    state = {'up': False, 'peers': {}, 'routes': []}
-
-    links = _run(module, [ip, '-j', '-4', 'addr', 'show', 'dev', iface])
-    if links:
-        link = json.loads(links)[0]
-        state['up'] = True
-        state['mtu'] = link.get('mtu')
-        for info in link.get('addr_info', []):
-            if info.get('family') == 'inet':
-                state['address'] = '%s/%s' % (info['local'], info['prefixlen'])
-                break
-        routes = json.loads(_run(module, [ip, '-j', '-4', 'route', 'show', 'dev', iface]) or '[]')
-        state['routes'] = sorted(normalise_cidr(r['dst']) for r in routes
-                                 if r.get('protocol') != 'kernel' and r.get('dst') not in (None, 'default'))
-    if state['up'] and wg:
-        public = (_run(module, [wg, 'show', iface, 'public-key']) or '').strip()
-        state['private_key'] = bool(public) and public != '(none)'
-        state['public_key'] = public if state['private_key'] else None
-        port = (_run(module, [wg, 'show', iface, 'listen-port']) or '').strip()
-        state['listen_port'] = int(port) if port.isdigit() else None
-        peers = parse_dump_peers(_run(module, [wg, 'show', iface, 'allowed-ips']) or '',
-                                 _run(module, [wg, 'show', iface, 'endpoints']) or '',
-                                 _run(module, [wg, 'show', iface, 'persistent-keepalive']) or '')
-        handshakes = {}
-        for line in (_run(module, [wg, 'show', iface, 'latest-handshakes']) or '').splitlines():
-            parts = line.split('\t')
-            if len(parts) == 2 and parts[1].isdigit():
-                handshakes[parts[0]] = int(parts[1])
-        for key, peer in peers.items():
-            state['peers'][key] = {'allowed_ips': sorted(peer['allowed_ips']), 'endpoint': peer['endpoint'],
-                                   'latest_handshake': handshakes.get(key, 0)}
+    try:
+        state = read_interface(module.run_command, ip, wg, iface)
+    except LiveError as exc:
+        module.fail_json(msg=str(exc))
     try:
         with open('/proc/sys/net/ipv4/ip_forward') as handle:
             state['forwarding'] = handle.read().strip() == '1'

@@ -60,11 +60,12 @@ probes:
 '''
 
 import errno
-import json
 import socket
 from concurrent.futures import ThreadPoolExecutor
 
 from ansible.module_utils.basic import AnsibleModule
+
+from ansible_collections.meshconnect.mesh.plugins.module_utils.mesh_live import route_source
 
 
 def main():
@@ -83,12 +84,7 @@ def main():
 
     def source_of(address):
         if address not in sources:
-            sources[address] = None
-            if ip:
-                rc, out, _err = module.run_command([ip, '-j', 'route', 'get', address])
-                if rc == 0:
-                    routes = json.loads(out or '[]')
-                    sources[address] = routes[0].get('prefsrc') if routes else None
+            sources[address] = route_source(module.run_command, ip, address) if ip else None
         return sources[address]
 
     def probe(target):

@@ -98,54 +98,33 @@ ansible_facts:
           type: str
 '''
 
-import json
 import os
 import socket
 
 from ansible.module_utils.basic import AnsibleModule
 
+from ansible_collections.meshconnect.mesh.plugins.module_utils.mesh_live import (
+    ip_json_or_none, ipv4_addr_info, is_up, link_kinds, route_devices, route_source,
+)
+
 PROBE_LINK = 'mcprobe0'
 
 
-def _ip_json(module, ip, args):
-    rc, out, err = module.run_command([ip, '-j'] + args)
-    if rc != 0:
-        return None
-    try:
-        return json.loads(out or '[]')
-    except ValueError:
-        return None
-
-
-def discover_interfaces(module, ip, excluded):
-    kinds = {}
-    for link in _ip_json(module, ip, ['-d', 'link', 'show']) or []:
-        kinds[link.get('ifname')] = (link.get('linkinfo') or {}).get('info_kind')
-    default_devices = set(route.get('dev') for route in _ip_json(module, ip, ['-4', 'route', 'show', 'default']) or [])
+def discover_interfaces(module, ip, excluded, kinds):
+    run = module.run_command
+    default_devices = route_devices(ip_json_or_none(run, ip, ['-4', 'route', 'show', 'default']))
     found = []
-    for link in _ip_json(module, ip, ['-4', 'addr', 'show']) or []:
+    for link in ip_json_or_none(run, ip, ['-4', 'addr', 'show']) or []:
         name = link.get('ifname')
-        if not name or name == 'lo' or name in excluded:
+        if not name or name == 'lo' or name in excluded or not is_up(link):
             continue
-        if 'UP' not in (link.get('flags') or []):
-            continue
-        for info in link.get('addr_info') or []:
-            address = info.get('local')
-            if info.get('family') != 'inet' or not address or address.startswith('169.254.'):
-                continue
-            if info.get('scope') not in (None, 'global'):
+        for info in ipv4_addr_info(link):
+            address = info['local']
+            if address.startswith('169.254.') or info.get('scope') not in (None, 'global'):
                 continue
             found.append({'name': name, 'address': address, 'prefix': int(info.get('prefixlen', 32)),
                           'kind': kinds.get(name), 'default_route': name in default_devices})
     return sorted(found, key=lambda entry: (entry['name'], entry['address']))
-
-
-def route_source(module, ip):
-    # A routing lookup only: no packet is sent.
-    routes = _ip_json(module, ip, ['-4', 'route', 'get', '192.0.2.1'])
-    if routes:
-        return routes[0].get('prefsrc')
-    return None
 
 
 def resolve(endpoint):
@@ -156,13 +135,11 @@ def resolve(endpoint):
     return sorted(set(info[4][0] for info in infos))
 
 
-def wireguard_implementation(module, ip, wanted, overlay):
+def wireguard_implementation(module, ip, wanted, overlay, kinds):
     if wanted != 'auto':
         return wanted
-    links = _ip_json(module, ip, ['-d', 'link', 'show'])
-    for link in links or []:
-        if link.get('ifname') in overlay:
-            kind = (link.get('linkinfo') or {}).get('info_kind')
+    for name, kind in kinds.items():
+        if name in overlay:
             if kind == 'wireguard':
                 return 'kernel'
             if kind == 'tun':
@@ -197,8 +174,10 @@ def main():
     params = module.params
     ip = module.get_bin_path('ip', required=True)
     excluded = set(params['exclude_interfaces'])
-    interfaces = discover_interfaces(module, ip, excluded)
-    source = route_source(module, ip)
+    kinds = link_kinds(ip_json_or_none(module.run_command, ip, ['-d', 'link', 'show']))
+    interfaces = discover_interfaces(module, ip, excluded, kinds)
+    # A routing lookup only: no packet is sent.
+    source = route_source(module.run_command, ip, '192.0.2.1', ipv4=True)
     endpoint = params['endpoint']
     endpoint_addresses = resolve(endpoint) if endpoint else []
     own = set(entry['address'] for entry in interfaces)
@@ -220,7 +199,7 @@ def main():
         'endpoint': endpoint,
         'endpoint_addresses': endpoint_addresses,
         'behind_nat': behind_nat,
-        'wireguard': wireguard_implementation(module, ip, params['wireguard'], excluded),
+        'wireguard': wireguard_implementation(module, ip, params['wireguard'], excluded, kinds),
     }
     module.exit_json(changed=False, ansible_facts={'meshconnect_discovered': discovered})
 

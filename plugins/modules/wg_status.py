@@ -98,18 +98,16 @@ import time
 from ansible.module_utils.basic import AnsibleModule
 
 from ansible_collections.meshconnect.mesh.plugins.module_utils.mesh_diagnose import HANDSHAKE_FRESH, diagnose
+from ansible_collections.meshconnect.mesh.plugins.module_utils.mesh_live import (
+    CommandFailed, parse_endpoints, parse_handshakes, wg_show,
+)
 
 
-def _read(module, wg, iface, what):
-    rc, out, err = module.run_command([wg, 'show', iface, what])
-    if rc != 0:
-        module.fail_json(msg='wg show %s %s failed: %s' % (iface, what, err.strip()))
-    table = {}
-    for line in out.splitlines():
-        parts = line.split('\t')
-        if len(parts) == 2:
-            table[parts[0]] = parts[1]
-    return table
+def _read(module, wg, iface, what, parse):
+    try:
+        return parse(wg_show(module.run_command, wg, iface, what))
+    except CommandFailed as exc:
+        module.fail_json(msg='wg show %s %s failed: %s' % (iface, what, exc.err))
 
 
 def main():
@@ -132,26 +130,25 @@ def main():
     deadline = time.time() + module.params['timeout']
     while True:
         now = int(time.time())
-        handshakes = _read(module, wg, iface, 'latest-handshakes')
-        waiting = [p for p in peers
-                   if int(handshakes.get(p['public_key'], '0') or 0) < now - HANDSHAKE_FRESH]
+        handshakes = _read(module, wg, iface, 'latest-handshakes', parse_handshakes)
+        waiting = [p for p in peers if handshakes.get(p['public_key'], 0) < now - HANDSHAKE_FRESH]
         if not waiting or time.time() >= deadline:
             break
         for peer in waiting:
             if ping and peer.get('address'):
                 module.run_command([ping, '-c', '1', '-W', '1', peer['address']])
         time.sleep(1)
-    endpoints = _read(module, wg, iface, 'endpoints')
+    endpoints = _read(module, wg, iface, 'endpoints', parse_endpoints)
     results = []
     for peer in peers:
-        stamp = int(handshakes.get(peer['public_key'], '0') or 0)
+        stamp = handshakes.get(peer['public_key'], 0)
         age = now - stamp if stamp else None
         cause = diagnose(peer, age, module.params['own'])
         results.append({
             'name': peer['name'],
             'handshake': cause is None,
             'age': age,
-            'endpoint': endpoints.get(peer['public_key']) if endpoints.get(peer['public_key']) != '(none)' else None,
+            'endpoint': endpoints.get(peer['public_key']),
             'cause': cause,
         })
     summary = []

@@ -66,13 +66,15 @@ up:
   type: bool
 '''
 
-import json
 import os
 
 from ansible.module_utils.basic import AnsibleModule
 
+from ansible_collections.meshconnect.mesh.plugins.module_utils.mesh_live import (
+    LiveError, interface_link, interface_routes, parse_public_key, wg_peers, wg_show,
+)
 from ansible_collections.meshconnect.mesh.plugins.module_utils.mesh_wgconf import (
-    desired_peers, desired_routes, normalise_cidr, parse_config, parse_dump_peers, peer_changes, sync_config_text,
+    desired_peers, desired_routes, normalise_cidr, parse_config, peer_changes, sync_config_text,
 )
 
 
@@ -88,9 +90,17 @@ class Runner:
             self.module.fail_json(msg='%s failed: %s' % (' '.join(args[:4]), err.strip()))
         return rc, out
 
-    def ip_json(self, args):
-        _rc, out = self.run([self.ip, '-j'] + args)
-        return json.loads(out or '[]')
+
+def read_live(run, ip, wg, iface, routes):
+    """What is compared with the file: addresses and MTU, peers, listen port, public key, and the routes that
+    count (mesh_live.counted_route) when ``routes``. The interface's private key is never read."""
+    return {
+        'link': interface_link(run, ip, iface),
+        'peers': wg_peers(run, wg, iface),
+        'port': wg_show(run, wg, iface, 'listen-port').strip(),
+        'public_key': parse_public_key(wg_show(run, wg, iface, 'public-key')),
+        'routes': interface_routes(run, ip, iface) if routes else set(),
+    }
 
 
 def main():
@@ -116,17 +126,20 @@ def main():
     if rc != 0:
         module.exit_json(changed=False, up=False, changes=[])
 
+    settings = config['interface']
+    # Routes as wg-quick sets them, unless the file turns them off.
+    manage_routes = settings.get('table', 'auto').lower() != 'off'
+    try:
+        live = read_live(module.run_command, runner.ip, runner.wg, iface, manage_routes)
+    except LiveError as exc:
+        module.fail_json(msg=str(exc))
+
     changes = []
     steps = []
-    settings = config['interface']
 
     # Addresses.
     wanted_addrs = set(a if '/' in a else a + '/32' for a in settings.get('address', []))
-    live_addrs = set()
-    for link in runner.ip_json(['-4', 'addr', 'show', 'dev', iface]):
-        for info in link.get('addr_info', []):
-            if info.get('family') == 'inet':
-                live_addrs.add('%s/%s' % (info['local'], info['prefixlen']))
+    live_addrs = set(live['link']['addresses'])
     for addr in sorted(wanted_addrs - live_addrs):
         changes.append('add address %s' % addr)
         steps.append([runner.ip, '-4', 'address', 'add', addr, 'dev', iface])
@@ -135,22 +148,16 @@ def main():
         steps.append([runner.ip, '-4', 'address', 'del', addr, 'dev', iface])
 
     # Peers, listen port and private key: one wg syncconf.
-    _rc, allowed = runner.run([runner.wg, 'show', iface, 'allowed-ips'])
-    _rc, endpoints = runner.run([runner.wg, 'show', iface, 'endpoints'])
-    _rc, keepalive = runner.run([runner.wg, 'show', iface, 'persistent-keepalive'])
-    _rc, port = runner.run([runner.wg, 'show', iface, 'listen-port'])
-    _rc, live_public = runner.run([runner.wg, 'show', iface, 'public-key'])
-    live_peers = parse_dump_peers(allowed, endpoints, keepalive)
-    sync = peer_changes(desired_peers(config), live_peers)
-    if settings.get('listenport') and port.strip() != settings['listenport']:
-        sync.append('listen port %s -> %s' % (port.strip(), settings['listenport']))
+    sync = peer_changes(desired_peers(config), live['peers'])
+    if settings.get('listenport') and live['port'] != settings['listenport']:
+        sync.append('listen port %s -> %s' % (live['port'], settings['listenport']))
     key_path = module.params['private_key_path']
     if not os.path.exists(key_path):
         module.fail_json(msg='private key %s is missing; run the agent role to create it' % key_path)
     with open(key_path, 'r') as handle:
         private_key = handle.read().strip()
     _rc, expected_public = runner.run([runner.wg, 'pubkey'], data=private_key + '\n')
-    if live_public.strip() != expected_public.strip():
+    if live['public_key'] != parse_public_key(expected_public):
         sync.append('restore the private key of %s' % iface)
     if module.params['force'] and not sync:
         sync.append('reload peers from %s' % path)
@@ -159,22 +166,18 @@ def main():
     # MTU.
     mtu = settings.get('mtu')
     if mtu:
-        live_mtu = runner.ip_json(['link', 'show', 'dev', iface])[0].get('mtu')
+        live_mtu = live['link']['mtu']
         if str(live_mtu) != str(mtu):
             changes.append('mtu %s -> %s' % (live_mtu, mtu))
 
-    # Routes, as wg-quick sets them, unless the file turns them off.
+    # Routes.
     route_steps = []
-    if settings.get('table', 'auto').lower() != 'off':
+    if manage_routes:
         allowed_all = set()
         for peer in config['peers']:
             allowed_all.update(normalise_cidr(c) for c in peer.get('allowedips', []))
         wanted_routes = desired_routes(wanted_addrs, allowed_all)
-        live_routes = set()
-        for route in runner.ip_json(['-4', 'route', 'show', 'dev', iface]):
-            if route.get('protocol') == 'kernel' or route.get('dst') in (None, 'default'):
-                continue
-            live_routes.add(normalise_cidr(route['dst']))
+        live_routes = live['routes']
         for cidr in sorted(wanted_routes - live_routes):
             changes.append('add route %s' % cidr)
             route_steps.append([runner.ip, '-4', 'route', 'replace', cidr, 'dev', iface])
