@@ -14,7 +14,7 @@ export ANSIBLE_COLLECTIONS_PATH := $(COLLECTIONS)
 export ANSIBLE_CONFIG := $(CURDIR)/ansible.cfg
 export PYTHONDONTWRITEBYTECODE := 1
 
-.PHONY: help venv collection docker image host-tools lab-up demo demo-down test unit host lint sanity molecule molecule-all bench plan clean
+.PHONY: help venv collection docker image host-tools lab-up demo demo-down test unit host lint sanity molecule molecule-all bench bench-lab plan clean
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-14s %s\n", $$1, $$2}'
@@ -81,6 +81,9 @@ molecule-all: venv collection image ## Every Molecule scenario, one after the ot
 bench: venv collection host-tools ## Compile synthetic inventories, load agent rulesets; print time, memory, rules
 	$(BIN)/python tests/bench/bench_compile.py
 	$(BIN)/python tests/bench/bench_nft.py
+
+bench-lab: venv collection image ## Converge costs on a fresh demo lab (rebuilds it): first run, no-op re-run, live change
+	$(BIN)/python tests/bench/bench_lab.py
 
 test: unit host lint sanity molecule-all ## Every test
 	@echo "all tests passed"
