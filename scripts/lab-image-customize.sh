@@ -1,12 +1,15 @@
 #!/usr/bin/env bash
 # Runs inside the lab image's root file system (chroot or docker build).
 # Makes a container look like a small VM for the roles under test.
+# Usage: customize.sh CODENAME (bullseye, bookworm, trixie: the release the file system holds).
 set -euo pipefail
+release=${1:?usage: customize.sh CODENAME}
 
-cat >/etc/apt/sources.list <<'SOURCES'
-deb http://deb.debian.org/debian bookworm main
-deb http://deb.debian.org/debian bookworm-updates main
-deb http://deb.debian.org/debian-security bookworm-security main
+# One-line sources on every release (trixie also reads them; its deb822 default is not written by debootstrap).
+cat >/etc/apt/sources.list <<SOURCES
+deb http://deb.debian.org/debian $release main
+deb http://deb.debian.org/debian $release-updates main
+deb http://deb.debian.org/debian-security $release-security main
 SOURCES
 
 # Docker mounts /proc/sys read-only; a VM has it writable, and the agent role
