@@ -14,7 +14,7 @@ export ANSIBLE_COLLECTIONS_PATH := $(COLLECTIONS)
 export ANSIBLE_CONFIG := $(CURDIR)/ansible.cfg
 export PYTHONDONTWRITEBYTECODE := 1
 
-.PHONY: help venv collection docker image host-tools lab-up demo demo-down test unit host lint sanity molecule molecule-all bench bench-lab plan clean
+.PHONY: help venv collection docker image host-tools lab-up demo demo-down test unit host lint sanity units molecule molecule-all bench bench-lab plan clean
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-14s %s\n", $$1, $$2}'
@@ -69,7 +69,10 @@ lint: venv collection ## ansible-lint, production profile
 	$(BIN)/ansible-lint --profile production
 
 sanity: venv collection ## ansible-test sanity on a copy of the collection
-	scripts/sanity.sh
+	scripts/ansible-test.sh sanity
+
+units: venv collection ## ansible-test units: the unit tests under tests/unit, as ansible-test runs them
+	scripts/ansible-test.sh units
 
 molecule: venv collection image ## One Molecule scenario: make molecule SCENARIO=name
 	$(BIN)/molecule test -s $(SCENARIO)
@@ -85,7 +88,7 @@ bench: venv collection host-tools ## Compile synthetic inventories, load agent r
 bench-lab: venv collection image ## Converge costs on a fresh demo lab (rebuilds it): first run, no-op re-run, live change
 	$(BIN)/python tests/bench/bench_lab.py
 
-test: unit host lint sanity molecule-all ## Every test
+test: unit host lint sanity units molecule-all ## Every test
 	@echo "all tests passed"
 
 clean: ## Remove the virtualenv and build output

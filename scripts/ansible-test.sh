@@ -1,17 +1,23 @@
 #!/usr/bin/env bash
-# ansible-test sanity needs the collection at ansible_collections/NAMESPACE/NAME:
-# copy the files git knows (tracked, and new ones not ignored) there and run it.
+# ansible-test needs the collection at ansible_collections/NAMESPACE/NAME: copy the
+# files git knows (tracked, and new ones not ignored) there and run it.
+#
+#   scripts/ansible-test.sh sanity [ARGS]     (make sanity)
+#   scripts/ansible-test.sh units [ARGS]      (make units)
 set -euo pipefail
-if ! command -v shellcheck >/dev/null 2>&1; then
+command=${1:?usage: scripts/ansible-test.sh sanity|units [ARGS]}
+shift
+case "$command" in sanity|units) ;; *) echo "scripts/ansible-test.sh: unknown command $command" >&2; exit 2;; esac
+if [ "$command" = sanity ] && ! command -v shellcheck >/dev/null 2>&1; then
   DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends shellcheck >/dev/null \
     || { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends shellcheck >/dev/null; }
 fi
 root=$(cd "$(dirname "$0")/.." && pwd)
-dest="$root/build/sanity/ansible_collections/meshconnect/mesh"
+dest="$root/build/ansible-test/ansible_collections/meshconnect/mesh"
 rm -rf "$dest"
 mkdir -p "$dest"
 (cd "$root" && git ls-files -z --cached --others --exclude-standard | while IFS= read -r -d '' f; do
-   [ -e "$f" ] && printf '%s\0' "$f"; done | xargs -0 cp --parents -t "$dest")
+   [ -e "$f" ] && printf '%s\0' "$f"; done | xargs -0 cp --parents --no-dereference -t "$dest")
 cd "$dest"
 # A git work tree lets ansible-test list the collection's files exactly.
 git init -q && git add -A >/dev/null
@@ -33,4 +39,4 @@ grep -hoE "pip='[0-9.]+'" "$venv"/lib/python3*/site-packages/ansible_test/_inter
   fi
 done
 pyver=$("$venv/bin/python" -c 'import sys; print("%d.%d" % sys.version_info[:2])')
-exec "$venv/bin/ansible-test" sanity --local --requirements --python "$pyver" --color no "$@"
+exec "$venv/bin/ansible-test" "$command" --local --requirements --python "$pyver" --color no "$@"
