@@ -199,7 +199,7 @@ def grant_pieces(grant, sites, deny=False):
     """Yield ``(site_name, lo, hi, PortSet)`` for one policy term.
 
     An allow term reaches a resource's own ports (capped inside it where a
-    declared resource with ports lies, see ``mesh_model.cap_resources``)
+    declared resource with ports lies, see ``mesh_model_sites.cap_resources``)
     narrowed by the term's ports; an except term without ports removes every
     port of the resource's addresses.
     """
