@@ -5,11 +5,14 @@
 
 from ansible.errors import AnsibleFilterError
 
+from ansible_collections.meshconnect.mesh.plugins.module_utils.mesh_compile import PLAN_VERSION
 from ansible_collections.meshconnect.mesh.plugins.module_utils.mesh_denylog import attribute, deny_table
+from ansible_collections.meshconnect.mesh.plugins.module_utils.mesh_errors import show
+from ansible_collections.meshconnect.mesh.plugins.module_utils.mesh_flows import KINDS as NFT_KINDS, nft_elements
 from ansible_collections.meshconnect.mesh.plugins.module_utils.mesh_mgmt import ManagementError, management_access
 from ansible_collections.meshconnect.mesh.plugins.module_utils.mesh_net import AddressError
+from ansible_collections.meshconnect.mesh.plugins.module_utils.mesh_plans import agent_plan, is_whole
 from ansible_collections.meshconnect.mesh.plugins.module_utils.mesh_probe import drift, probe_report, probe_table, probe_targets
-from ansible_collections.meshconnect.mesh.plugins.module_utils.mesh_flows import KINDS as NFT_KINDS, nft_elements
 from ansible_collections.meshconnect.mesh.plugins.module_utils.mesh_reach import EMPTY, checked
 from ansible_collections.meshconnect.mesh.plugins.module_utils.mesh_report import matrix_table, report_text
 from ansible_collections.meshconnect.mesh.plugins.module_utils.mesh_topology import topology_svg
@@ -34,6 +37,18 @@ def _matrix(name, matrix):
         raise AnsibleFilterError('%s expects the report matrix of mesh_plan (resources, classes and members); '
                                  'this one is of another version or damaged' % name)
     return matrix
+
+
+def _agent_plan(plan, host):
+    _require_dict('agent_plan', plan, 'the plan of mesh_plan')
+    agents = plan.get('agents')
+    if not isinstance(agents, dict) or host not in agents:
+        raise AnsibleFilterError('agent_plan: the plan has no agent %s (hosts of the agents group that were '
+                                 'compiled: %s)' % (show(host), ', '.join(sorted(agents or {})[:10]) or 'none'))
+    try:
+        return agent_plan(plan, host)
+    except (KeyError, TypeError) as exc:
+        raise AnsibleFilterError('agent_plan expects the plan of mesh_plan (version %d): %s' % (PLAN_VERSION, exc))
 
 
 def _matrix_table(matrix, limit=200):
@@ -90,8 +105,15 @@ def _probe_table(report):
     return probe_table(report)
 
 
+def _require_agent_plan(name, value):
+    _require_dict(name, value, "an agent's plan")
+    if not is_whole(value):
+        raise AnsibleFilterError('%s expects an agent\'s whole plan: give it plan | meshconnect.mesh.agent_plan(HOST), '
+                                 'not plan.agents[HOST] (which names its users without their peer entries)' % name)
+
+
 def _agent_drift(agent_plan, live):
-    _require_dict('agent_drift', agent_plan, "an agent's plan")
+    _require_agent_plan('agent_drift', agent_plan)
     _require_dict('agent_drift', live, 'the state returned by agent_state')
     return drift(agent_plan, live)
 
@@ -106,7 +128,7 @@ def _topology_svg(plan, matrix):
 
 
 def _management_access(agent_plan, sources=None, ports=None, controller=None):
-    _require_dict('management_access', agent_plan, "an agent's plan")
+    _require_agent_plan('management_access', agent_plan)
     try:
         return management_access(agent_plan, list(sources or []) if isinstance(sources, (list, tuple)) else sources,
                                  list(ports or []) if isinstance(ports, (list, tuple)) else ports,
@@ -128,6 +150,7 @@ class FilterModule:
     def filters(self):
         return {
             'agent_drift': _agent_drift,
+            'agent_plan': _agent_plan,
             'deny_report': _deny_report,
             'management_access': _management_access,
             'matrix_table': _matrix_table,

@@ -78,15 +78,12 @@ class AccessClasses:
                 self.problems.warn("user '%s'" % name, 'is granted nothing reachable; the client bundle has '
                                    'no peers.', 'add the user or a group of theirs to a policy.')
 
-        # Site -> [(user's peer entry, user address, SiteMap)]: the users
-        # granted something there, in user order.
+        # Site -> [(User, SiteMap)]: the users granted something there, in user order.
         self.site_users = dict((name, []) for name in model.sites)
         for name, user in model.users.items():
-            site_maps = [site_map for site_map in self.class_maps[self.user_class[name]] if site_map.amap]
-            if site_maps:
-                peer = self._user_peer(user)
-                for site_map in site_maps:
-                    self.site_users[site_map.site].append((peer, user.address_text, site_map))
+            for site_map in self.class_maps[self.user_class[name]]:
+                if site_map.amap:
+                    self.site_users[site_map.site].append((user, site_map))
 
     def _site_map(self, site_name, amap):
         """The one SiteMap of ``site_name`` with a map equal to ``amap``."""
@@ -111,7 +108,6 @@ class AccessClasses:
                     site_map = self.unions[pair]
                 by_site[site_name] = site_map
         return [by_site[site_name] for site_name in sorted(by_site)]
-
 
     def _dns(self):
         """Each class of users gets the network's DNS servers it can reach
@@ -139,4 +135,3 @@ class AccessClasses:
                                    % (len(names), 's' if len(names) > 1 else '', shown),
                                    'grant it to them in a policy (the resource holding %s, with udp/53,tcp/53), '
                                    'or remove it from meshconnect_network.dns.' % text)
-

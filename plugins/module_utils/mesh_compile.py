@@ -29,7 +29,7 @@ import contextlib
 import gc
 
 from ansible_collections.meshconnect.mesh.plugins.module_utils.mesh_classes import AccessClasses
-from ansible_collections.meshconnect.mesh.plugins.module_utils.mesh_digest import Digest, canonical_json
+from ansible_collections.meshconnect.mesh.plugins.module_utils.mesh_digest import canonical_json, plan_digest
 from ansible_collections.meshconnect.mesh.plugins.module_utils.mesh_errors import MeshError, Problems
 from ansible_collections.meshconnect.mesh.plugins.module_utils.mesh_explain import Explainer
 from ansible_collections.meshconnect.mesh.plugins.module_utils.mesh_leases import allocate, state_document
@@ -79,12 +79,11 @@ def _no_full_collections():
         gc.set_threshold(*thresholds)
 
 
-class _Compiler(AccessClasses, Links, Plans, Reachability, Explainer, Digest):
+class _Compiler(AccessClasses, Links, Plans, Reachability, Explainer):
     def __init__(self, model, problems):
         self.model = model
         self.net = model.network
         self.problems = problems
-        self.user_peers = {}
         self.site_maps = {}     # (site, map as a tuple) -> SiteMap: equal maps of a site are one
         self.unions = {}        # (SiteMap, SiteMap) -> SiteMap of their union
 
@@ -135,13 +134,12 @@ class _Compiler(AccessClasses, Links, Plans, Reachability, Explainer, Digest):
         plan = {
             'version': PLAN_VERSION,
             'network': self.net.as_dict(),
-            'leases': leases,
             'agents': agents,
             'users': users,
             'access': user_access,
             'site_peers': site_peers,
         }
-        plan['digest'] = self._digest(plan)
+        plan['digest'] = plan_digest(plan)
         return {
             'plan': plan,
             'report': report,

@@ -4,8 +4,8 @@
 """Canonical JSON and the plan's digest.
 
 ``canonical_json`` is the one encoding of compiler output (sorted keys, no
-spaces): the same input always gives the same bytes.  ``Digest`` is mixed
-into the compiler's ``_Compiler`` (see ``mesh_compile``).
+spaces): the same input always gives the same bytes.  ``digest_id`` names
+shared entries by their content, ``plan_digest`` the whole plan.
 """
 
 import hashlib
@@ -24,51 +24,20 @@ def digest_id(value):
     return hashlib.sha256(canonical_json(value).encode('utf-8')).hexdigest()[:16]
 
 
-class Digest:
-    """The plan's digest, without holding its whole text."""
+def add_by_digest(table, value):
+    """Put ``value`` in ``table`` under its ``digest_id`` and return the ID.
 
-    def _digest(self, plan):
-        """``sha256(canonical_json(plan))``, hashed piece by piece.
-
-        The pieces are the canonical JSON of each agent, joined as
-        ``canonical_json`` joins them (sorted keys, no spaces), so the bytes
-        hashed are the same; the whole text is never held in memory.  The
-        peer entry of a user, which every agent listing the user has, is
-        encoded once.
-        """
-        digest = hashlib.sha256()
-        user_peer_texts = {}    # peer name -> text
-
-        def agent_text(agent):
-            peers = []
-            for peer in agent['peers']:
-                if peer['kind'] != 'user':
-                    peers.append(canonical_json(peer))
-                    continue
-                if peer['name'] not in user_peer_texts:
-                    user_peer_texts[peer['name']] = canonical_json(peer)
-                peers.append(user_peer_texts[peer['name']])
-            return canonical_with(agent, 'peers', '[' + ','.join(peers) + ']')
-
-        def put(text):
-            digest.update(text.encode('utf-8'))
-
-        put('{')
-        for index, key in enumerate(sorted(plan)):
-            put('%s%s:' % (',' if index else '', json.dumps(key)))
-            if key == 'agents' and plan[key]:
-                for inner, name in enumerate(sorted(plan[key])):
-                    put('%s%s:%s' % (',' if inner else '{', json.dumps(name), agent_text(plan[key][name])))
-                put('}')
-            else:
-                put(canonical_json(plan[key]))
-        put('}')
-        return digest.hexdigest()
+    Two different values with one ID would merge two different accesses
+    into one: that stops the compile instead (64-bit IDs make it a
+    practical impossibility, and it stays one)."""
+    key = digest_id(value)
+    if table.setdefault(key, value) != value:
+        raise ValueError('two different entries have the ID %s; this is a defect of meshconnect, please '
+                         'report it' % key)
+    return key
 
 
-def canonical_with(data, key, text):
-    """``canonical_json(data)`` for a dict whose ``data[key]`` is already
-    encoded as ``text``: the keys before and after it are encoded apart."""
-    before = canonical_json(dict((k, v) for k, v in data.items() if k < key))[1:-1]
-    after = canonical_json(dict((k, v) for k, v in data.items() if k > key))[1:-1]
-    return '{' + ','.join(part for part in (before, json.dumps(key) + ':' + text, after) if part) + '}'
+def plan_digest(plan):
+    """``sha256(canonical_json(plan))``: a plan is small (it grows with distinct
+    access, not users times sites), so it is encoded whole."""
+    return hashlib.sha256(canonical_json(plan).encode('utf-8')).hexdigest()

@@ -195,7 +195,6 @@ class Explainer:
         return {'query': query, 'verdict': 'allowed' if ok else 'denied', 'reasons': reasons}
 
 
-
 def _holds(outer, inner):
     return outer.lo <= inner.lo and inner.hi <= outer.hi
 

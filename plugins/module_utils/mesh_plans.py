@@ -7,7 +7,7 @@ Part of the compiler (see ``mesh_compile``): ``Plans`` is mixed into its
 ``_Compiler`` and reads what ``AccessClasses`` and ``Links`` computed.
 """
 
-from ansible_collections.meshconnect.mesh.plugins.module_utils.mesh_digest import digest_id
+from ansible_collections.meshconnect.mesh.plugins.module_utils.mesh_digest import add_by_digest
 from ansible_collections.meshconnect.mesh.plugins.module_utils.mesh_flows import flow_group
 from ansible_collections.meshconnect.mesh.plugins.module_utils.mesh_links import decompose
 from ansible_collections.meshconnect.mesh.plugins.module_utils.mesh_net import (
@@ -69,18 +69,20 @@ class Plans:
         agent_ranges = self._agent_ranges(site)
         groups = []
         if site.dialable:
-            by_map = {}     # SiteMap -> user addresses; equal maps are one SiteMap
-            for peer, address, site_map in self.site_users[site.name]:
-                if peer['public_key'] is None:
-                    pending.append(peer['name'])
-                peers.append(peer)
+            # Users with equal access here are one group, named (their
+            # addresses and peer entries are in the plan's users).
+            by_map = {}     # SiteMap -> users; equal maps are one SiteMap
+            for user, site_map in self.site_users[site.name]:
+                if user.public_key is None:
+                    pending.append('user:' + user.name)
                 if site_map not in by_map:
                     by_map[site_map] = []
-                by_map[site_map].append(address)
-            for site_map in sorted(by_map, key=lambda m: by_map[m][0]):
+                by_map[site_map].append(user)
+            for site_map in sorted(by_map, key=lambda m: by_map[m][0].address_text):
                 if site_map.group is None:
                     site_map.group = flow_group((), site_map.amap, net.allow_ping, agent_ranges)
-                groups.append(dict(site_map.group, sources=by_map[site_map]))
+                    del site_map.group['sources']
+                groups.append(dict(site_map.group, users=[user.name for user in by_map[site_map]]))
         for lo, hi, amap in decompose(self.site_grants[site.name]):
             groups.append(flow_group([format_interval(lo, hi)], amap, net.allow_ping, agent_ranges))
 
@@ -114,22 +116,6 @@ class Plans:
                 'local_sources': [format_interval(lo, hi) for lo, hi in merge_intervals(local)],
             },
         }
-
-    def _user_peer(self, user):
-        cached = self.user_peers.get(user.name)
-        if cached is None:
-            cached = self.user_peers[user.name] = {
-                'name': 'user:' + user.name,
-                'kind': 'user',
-                'address': user.address_text,
-                'public_key': user.public_key,
-                'endpoint': None,
-                'behind_nat': True,
-                'allowed_ips': ['%s/32' % user.address_text],
-                'keepalive': 0,
-                'links': [],
-            }
-        return cached
 
     def _check_overlaps(self, item, owner, fix):
         owner = sorted(owner)
@@ -182,8 +168,7 @@ class Plans:
                 site_map.owner = [(lo, hi, site.name, site.name) for lo, hi in merge_intervals(intervals)]
                 peer = {'name': 'site:' + site.name, 'site': site.name, 'public_key': site.public_key,
                         'endpoint': site.endpoint_text, 'allowed_ips': cidrs(intervals)}
-                site_map.peer = digest_id(peer)
-                site_peers[site_map.peer] = peer
+                site_map.peer = add_by_digest(site_peers, peer)
                 if site.public_key is None:
                     site_map.pending = peer['name']
             owner.extend(site_map.owner)
@@ -194,9 +179,53 @@ class Plans:
                              'a client routes each address to one site; narrow the policies so that '
                              'overlapping LANs are not granted together.')
         entry = {'site_peers': peer_ids, 'dns': list(self.class_dns[key]), 'pending_keys': sorted(pending)}
-        class_id = digest_id(entry)
-        access[class_id] = entry
-        return class_id
+        return add_by_digest(access, entry)
+
+
+def agent_plan(plan, host):
+    """The whole plan of the agent on ``host``, as the role applies it.
+
+    In the plan, an agent's ``peers`` are its site peers, and a firewall
+    group of users names them (``users``) instead of listing their
+    addresses.  Here each such group gets its ``sources`` (the users'
+    addresses) and ``peers`` a peer entry per user, after the site peers
+    and in name order.
+    """
+    agent = dict(plan['agents'][host])
+    users = plan['users']
+    names = []
+    groups = []
+    for group in agent['firewall']['groups']:
+        if 'users' in group:
+            members = group['users']
+            names.extend(members)
+            group = dict(group, sources=[users[name]['address'] for name in members])
+            del group['users']
+        groups.append(group)
+    agent['firewall'] = dict(agent['firewall'], groups=groups)
+    agent['peers'] = agent['peers'] + [_user_peer(users[name]) for name in sorted(names)]
+    return agent
+
+
+def is_whole(agent):
+    """Whether ``agent`` is a whole agent plan (``agent_plan``), not the
+    plan's own entry whose user groups name their users."""
+    groups = (agent.get('firewall') or {}).get('groups') or []
+    return not any(isinstance(group, dict) and 'users' in group for group in groups)
+
+
+def _user_peer(user):
+    return {
+        'name': 'user:' + user['name'],
+        'kind': 'user',
+        'address': user['address'],
+        'public_key': user['public_key'],
+        'endpoint': None,
+        'behind_nat': True,
+        'allowed_ips': ['%s/32' % user['address']],
+        'keepalive': 0,
+        'links': [],
+    }
 
 
 def user_plan(plan, name):

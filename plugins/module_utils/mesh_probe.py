@@ -11,7 +11,7 @@ and the owning agent's firewall sets.
 """
 
 from ansible_collections.meshconnect.mesh.plugins.module_utils.mesh_flows import group_allows
-from ansible_collections.meshconnect.mesh.plugins.module_utils.mesh_plans import user_plan
+from ansible_collections.meshconnect.mesh.plugins.module_utils.mesh_plans import agent_plan, user_plan
 from ansible_collections.meshconnect.mesh.plugins.module_utils.mesh_net import (
     AddressError, address_in, parse_ip, parse_port_spec,
 )
@@ -72,17 +72,17 @@ def probe_targets(plan, ports, principal=None, extra=None):
 
 
 def _owner(plan, address):
-    """``(agent plan, to_agent)`` for the agent that owns ``address``: the
-    agent itself (its overlay address or any of its own addresses) or a
-    resource behind it; ``(None, False)`` when nobody does."""
+    """``(host, to_agent)`` for the agent that owns ``address``: the agent
+    itself (its overlay address or any of its own addresses) or a resource
+    behind it; ``(None, False)`` when nobody does."""
     value = parse_ip(address)
-    for agent in plan['agents'].values():
+    for host, agent in plan['agents'].items():
         if agent['address'] == address or address in (agent.get('local_addresses') or []):
-            return agent, True
-    for agent in plan['agents'].values():
+            return host, True
+    for host, agent in plan['agents'].items():
         for res in agent['resources']:
             if res['cidr'] and address_in(value, [res['cidr']]):
-                return agent, not agent['router'] and res['kind'] == 'local'
+                return host, not agent['router'] and res['kind'] == 'local'
     return None, False
 
 
@@ -90,18 +90,23 @@ def _firewall_allows(agent, src, dst, proto, port, to_agent):
     return any(group_allows(group, src, dst, proto, port, to_agent) for group in agent['firewall']['groups'])
 
 
-def expected(plan, principal, source, address, proto, port):
+def expected(plan, principal, source, address, proto, port, whole=None):
     """Whether the plan lets ``principal`` (``user:NAME`` or ``site:NAME``),
-    sending from ``source``, reach ``address`` with ``proto``/``port``."""
+    sending from ``source``, reach ``address`` with ``proto``/``port``.
+    ``whole`` keeps the agents' whole plans (``agent_plan``) between calls."""
     kind, _sep, name = principal.partition(':')
     name = name.partition(':')[0]
     try:
         src, dst = parse_ip(source), parse_ip(address)
     except AddressError:
         return False
-    owner, to_agent = _owner(plan, address)
-    if owner is None:
+    host, to_agent = _owner(plan, address)
+    if host is None:
         return False
+    whole = {} if whole is None else whole
+    if host not in whole:
+        whole[host] = agent_plan(plan, host)
+    owner = whole[host]
     if kind == 'user':
         if name not in plan['users'] or plan['users'][name]['expired']:
             return False
@@ -125,12 +130,13 @@ def probe_report(plan, results):
     the mismatches.
     """
     rows, mismatches = [], []
+    whole = {}
     for host in sorted(results):
         entry = results[host]
         principal = entry['as']
         for probe in entry['probes']:
             want = expected(plan, principal, probe.get('source') or '0.0.0.0', probe['address'], probe['proto'],
-                            probe['port'])
+                            probe['port'], whole)
             row = {
                 'from': '%s (%s)' % (principal, host),
                 'to': probe['target'],

@@ -26,7 +26,7 @@ included) pass.
 """
 
 from ansible_collections.meshconnect.mesh.plugins.module_utils import mesh_access as access
-from ansible_collections.meshconnect.mesh.plugins.module_utils.mesh_digest import digest_id
+from ansible_collections.meshconnect.mesh.plugins.module_utils.mesh_digest import add_by_digest, digest_id
 from ansible_collections.meshconnect.mesh.plugins.module_utils.mesh_net import (
     PORT_MAX, AddressError, PortSet, format_interval, parse_interval,
 )
@@ -79,11 +79,7 @@ def _piece(lo, hi, ps):
 
 def _add(table, value):
     """The ID of ``value`` in ``table`` (added if new); ``''`` for nothing."""
-    if not value:
-        return ''
-    key = digest_id(value)
-    table[key] = value
-    return key
+    return add_by_digest(table, value) if value else ''
 
 
 # ----------------------------------------------------------------------
@@ -195,9 +191,9 @@ def diff_snapshots(previous, current):
         for ref in sorted(set(old) | set(new)):
             if old.get(ref) == new.get(ref):
                 continue
-            a, b = _amap(old.get(ref, [])), _amap(new.get(ref, []))
+            old_map, new_map = _amap(old.get(ref, [])), _amap(new.get(ref, []))
             was, now = before['resources'].get(ref), current['resources'].get(ref)
-            gained, lost = access.subtract(b, a), access.subtract(a, b)
+            gained, lost = access.subtract(new_map, old_map), access.subtract(old_map, new_map)
             if gained:
                 allowed.append({'from': members, 'to': ref, 'ports': _change_text(gained, was, now)})
             if lost:

@@ -34,6 +34,9 @@ from netlab import render_firewall  # noqa: E402  pylint: disable=wrong-import-p
 from ansible_collections.meshconnect.mesh.plugins.module_utils.mesh_compile import (  # noqa: E402
     compile_mesh,
 )
+from ansible_collections.meshconnect.mesh.plugins.module_utils.mesh_plans import (  # noqa: E402
+    agent_plan,
+)
 
 SIZES = (10, 1000, 10000)
 
@@ -97,7 +100,7 @@ def main():
     workdir = tempfile.mkdtemp(prefix='meshconnect-bench-nft-')
     rows = []
     for users in SIZES:
-        plan = compile_mesh(inventory(users))['plan']['agents']['gw-hq']
+        plan = agent_plan(compile_mesh(inventory(users))['plan'], 'gw-hq')
         path = render_firewall(plan, workdir)
         check = _best(['nft', '-c', '-f', path])
         load = _best(['unshare', '--net', 'nft', '-f', path])

@@ -18,6 +18,7 @@ from ansible_collections.meshconnect.mesh.plugins.module_utils.mesh_compile impo
 from ansible_collections.meshconnect.mesh.plugins.module_utils.mesh_nft import (
     expected_listing, listing_diff, live_listing,
 )
+from ansible_collections.meshconnect.mesh.plugins.module_utils.mesh_plans import agent_plan
 
 
 def _key(n):
@@ -59,8 +60,9 @@ BRANCH_HOST = '10.20.0.9'
 
 
 def _compile(**changes):
+    """The compile result of the inventory with ``changes``."""
     inventory = dict(INVENTORY, **changes)
-    return compile_mesh(inventory, facts=FACTS)['plan']
+    return compile_mesh(inventory, facts=FACTS)
 
 
 @pytest.fixture(scope='module')
@@ -71,8 +73,8 @@ def plan():
 @pytest.fixture(scope='module')
 def lab(plan, tmp_path_factory):
     workdir = str(tmp_path_factory.mktemp('netlab'))
-    hq = plan['agents']['gw-hq']
-    leases = plan['leases']
+    hq = agent_plan(plan['plan'], 'gw-hq')
+    leases = plan['lease_state']['leases']
     sources = [leases['user/alice'], leases['user/bob'], leases['user/carol'], leases['agent/branch'], BRANCH_HOST]
     netlab = NetLab('mcht%d' % (os.getpid() % 10000), hq, LAN_HOSTS, sources,
                     {'10.20.0.0/24': leases['agent/branch']}, workdir)
@@ -165,7 +167,7 @@ def test_revoking_a_grant_stops_an_open_connection(fresh, plan, tmp_path):
     try:
         assert connection.echo() == 'ok'
         revoked = _compile(policies=[p for p in INVENTORY['policies'] if p['name'] != 'dev'])
-        lab.load(render_firewall(revoked['agents']['gw-hq'], str(tmp_path)))
+        lab.load(render_firewall(agent_plan(revoked['plan'], 'gw-hq'), str(tmp_path)))
         assert connection.echo() == 'fail'
     finally:
         connection.close()

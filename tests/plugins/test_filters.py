@@ -25,6 +25,8 @@ PLAYBOOK = r'''---
   hosts: localhost
   connection: local
   gather_facts: false
+  vars:
+    hq_groups: "{{ (mesh.plan | meshconnect.mesh.agent_plan('gw-hq')).firewall.groups }}"
   tasks:
     - name: Compile
       meshconnect.mesh.mesh_plan:
@@ -39,12 +41,12 @@ PLAYBOOK = r'''---
           table_empty: "{{ {} | meshconnect.mesh.matrix_table }}"
           text: "{{ mesh.report | meshconnect.mesh.report_text }}"
           text_1: "{{ mesh.report | meshconnect.mesh.report_text(1) }}"
-          ports: "{{ mesh.plan.agents['gw-hq'].firewall.groups | meshconnect.mesh.nft_elements('ports') }}"
-          other: "{{ mesh.plan.agents['gw-hq'].firewall.groups | meshconnect.mesh.nft_elements('other') }}"
-          ping: "{{ mesh.plan.agents['gw-hq'].firewall.groups | meshconnect.mesh.nft_elements('ping') }}"
-          agent_ports: "{{ mesh.plan.agents['gw-hq'].firewall.groups | meshconnect.mesh.nft_elements('agent_ports') }}"
-          agent_other: "{{ mesh.plan.agents['gw-hq'].firewall.groups | meshconnect.mesh.nft_elements('agent_other') }}"
-          agent_ping: "{{ mesh.plan.agents['gw-hq'].firewall.groups | meshconnect.mesh.nft_elements('agent_ping') }}"
+          ports: "{{ hq_groups | meshconnect.mesh.nft_elements('ports') }}"
+          other: "{{ hq_groups | meshconnect.mesh.nft_elements('other') }}"
+          ping: "{{ hq_groups | meshconnect.mesh.nft_elements('ping') }}"
+          agent_ports: "{{ hq_groups | meshconnect.mesh.nft_elements('agent_ports') }}"
+          agent_other: "{{ hq_groups | meshconnect.mesh.nft_elements('agent_other') }}"
+          agent_ping: "{{ hq_groups | meshconnect.mesh.nft_elements('agent_ping') }}"
 
     - name: Check the rendering where it is used
       ansible.builtin.assert:
@@ -55,8 +57,8 @@ PLAYBOOK = r'''---
           - rendered.table_empty == 'nothing is reachable'
           - "rendered.text is search('EXPLAIN bob hq:web:tcp/443: ALLOWED')"
           - rendered.ports is sequence and rendered.ports is not string
-          - (mesh.plan.leases['user/bob'] ~ ' . 10.10.0.80 . tcp . 443') in rendered.ports
-          - (mesh.plan.leases['user/bob'] ~ ' . 10.10.0.80') in rendered.ping
+          - (mesh.plan.users.bob.address ~ ' . 10.10.0.80 . tcp . 443') in rendered.ports
+          - (mesh.plan.users.bob.address ~ ' . 10.10.0.80') in rendered.ping
 
     - name: matrix_table of a list
       ansible.builtin.debug:
@@ -84,7 +86,7 @@ PLAYBOOK = r'''---
 
     - name: nft_elements of an unknown kind
       ansible.builtin.debug:
-        msg: "{{ mesh.plan.agents['gw-hq'].firewall.groups | meshconnect.mesh.nft_elements('tcp') }}"
+        msg: "{{ hq_groups | meshconnect.mesh.nft_elements('tcp') }}"
       register: bad_kind
       ignore_errors: true
 
@@ -100,6 +102,24 @@ PLAYBOOK = r'''---
       register: bad_groups_missing
       ignore_errors: true
 
+    - name: nft_elements of the plan's own entry, whose groups name users
+      ansible.builtin.debug:
+        msg: "{{ mesh.plan.agents['gw-hq'].firewall.groups | meshconnect.mesh.nft_elements('ports') }}"
+      register: bad_groups_lean
+      ignore_errors: true
+
+    - name: agent_drift of the plan's own entry
+      ansible.builtin.debug:
+        msg: "{{ mesh.plan.agents['gw-hq'] | meshconnect.mesh.agent_drift({}) }}"
+      register: bad_drift_lean
+      ignore_errors: true
+
+    - name: agent_plan of a host that is not an agent
+      ansible.builtin.debug:
+        msg: "{{ mesh.plan | meshconnect.mesh.agent_plan('nobody') }}"
+      register: bad_agent_plan_host
+      ignore_errors: true
+
     - name: Every wrong input failed
       ansible.builtin.assert:
         that:
@@ -110,18 +130,21 @@ PLAYBOOK = r'''---
           - bad_kind is failed
           - bad_groups_dict is failed
           - bad_groups_missing is failed
+          - bad_groups_lean is failed
+          - bad_drift_lean is failed
+          - bad_agent_plan_host is failed
 
     - name: Dump what the filters gave
       ansible.builtin.copy:
         dest: "{{ dump_file }}"
         mode: "0644"
         content: >-
-          {{ {'report': mesh.report, 'groups': mesh.plan.agents['gw-hq'].firewall.groups,
-              'leases': mesh.plan.leases, 'rendered': rendered,
+          {{ {'report': mesh.report, 'groups': hq_groups, 'plan': mesh.plan, 'rendered': rendered,
               'errors': {'table_list': bad_table_list.msg, 'table_str': bad_table_str.msg,
                          'text_list': bad_text_list.msg, 'text_int': bad_text_int.msg,
                          'kind': bad_kind.msg, 'groups_dict': bad_groups_dict.msg,
-                         'groups_missing': bad_groups_missing.msg}} | to_json }}
+                         'groups_missing': bad_groups_missing.msg, 'groups_lean': bad_groups_lean.msg,
+                         'drift_lean': bad_drift_lean.msg, 'agent_plan_host': bad_agent_plan_host.msg}} | to_json }}
 '''
 
 
@@ -141,7 +164,7 @@ def test_the_playbook_assertions_held(filtered):
     run, _out = filtered
     recap = run.recap()['localhost']
     assert recap['failed'] == 0
-    assert recap['ignored'] == 7        # the seven wrong inputs, and nothing else
+    assert recap['ignored'] == 10       # the ten wrong inputs, and nothing else
     assert run.stdout.count('All assertions passed') == 2
 
 
@@ -184,7 +207,9 @@ def test_report_text(filtered):
 
 def test_nft_elements(filtered):
     _run, out = filtered
-    groups, leases, rendered = out['groups'], out['leases'], out['rendered']
+    groups, plan, rendered = out['groups'], out['plan'], out['rendered']
+    leases = dict(('user/' + name, user['address']) for name, user in plan['users'].items())
+    leases.update(('agent/' + agent['site'], agent['address']) for agent in plan['agents'].values())
     for kind in ('ports', 'other', 'ping', 'agent_ports', 'agent_other', 'agent_ping'):
         assert rendered[kind] == nft_elements(groups, kind)
     bob, carol, alice = leases['user/bob'], leases['user/carol'], leases['user/alice']
@@ -222,6 +247,10 @@ def test_nft_elements(filtered):
     ('kind', "nft_elements: kind must be one of ports, other, ping, agent_ports, agent_other, agent_ping, not 'tcp'"),
     ('groups_dict', 'nft_elements expects the firewall groups of an agent plan: '),
     ('groups_missing', "nft_elements expects the firewall groups of an agent plan: 'ports'"),
+    ('groups_lean', 'nft_elements expects the firewall groups of an agent plan: a group names its users; give '
+                    'the groups of plan | meshconnect.mesh.agent_plan(HOST)'),
+    ('drift_lean', "agent_drift expects an agent's whole plan: give it plan | meshconnect.mesh.agent_plan(HOST)"),
+    ('agent_plan_host', "agent_plan: the plan has no agent 'nobody'"),
 ])
 def test_filter_errors_on_wrong_input(filtered, name, expected):
     _run, out = filtered

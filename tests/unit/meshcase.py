@@ -11,7 +11,7 @@ import datetime
 import pytest
 
 from ansible_collections.meshconnect.mesh.plugins.module_utils.mesh_compile import compile_mesh
-from ansible_collections.meshconnect.mesh.plugins.module_utils.mesh_plans import user_plan
+from ansible_collections.meshconnect.mesh.plugins.module_utils.mesh_plans import agent_plan, user_plan
 from ansible_collections.meshconnect.mesh.plugins.module_utils.mesh_reach import rows
 from ansible_collections.meshconnect.mesh.plugins.module_utils.mesh_errors import MeshError
 from ansible_collections.meshconnect.mesh.plugins.module_utils.mesh_net import (
@@ -116,10 +116,16 @@ def assert_error(inv, *fragments, **kwargs):
 
 
 def agent(result, site_name):
-    for plan in result['plan']['agents'].values():
+    """The whole plan of the agent of ``site_name``, as the role applies it."""
+    for host, plan in result['plan']['agents'].items():
         if plan['site'] == site_name:
-            return plan
+            return agent_plan(result['plan'], host)
     raise KeyError(site_name)
+
+
+def agents(result):
+    """Every agent's whole plan, as the role applies it."""
+    return [agent_plan(result['plan'], host) for host in sorted(result['plan']['agents'])]
 
 
 def peer(plan, name):

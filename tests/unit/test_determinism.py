@@ -6,9 +6,12 @@
 import hashlib
 import random
 
+import pytest
+
 from meshcase import build, inventory, key
 
 from ansible_collections.meshconnect.mesh.plugins.module_utils.mesh_compile import canonical_json
+from ansible_collections.meshconnect.mesh.plugins.module_utils.mesh_digest import add_by_digest
 
 FACTS = {
     'gw-hq': {'public_key': key(101), 'interfaces': [
@@ -107,3 +110,12 @@ def test_digest_is_the_sha256_of_the_canonical_plan():
         plan = dict(result['plan'])
         digest = plan.pop('digest')
         assert digest == hashlib.sha256(canonical_json(plan).encode('utf-8')).hexdigest()
+
+
+def test_two_entries_with_one_id_stop_the_compile():
+    table = {}
+    first = add_by_digest(table, {'a': 1})
+    assert add_by_digest(table, {'a': 1}) == first and table == {first: {'a': 1}}
+    table[first] = {'a': 2}     # what a collision would look like
+    with pytest.raises(ValueError, match='two different entries have the ID %s' % first):
+        add_by_digest(table, {'a': 1})

@@ -5,7 +5,7 @@
 
 import pytest
 
-from meshcase import assert_error, build, errors_of, inventory, key, reach, site, user
+from meshcase import agents, assert_error, build, errors_of, inventory, key, reach, site, user
 
 from ansible_collections.meshconnect.mesh.plugins.module_utils.mesh_errors import MeshError
 
@@ -513,9 +513,9 @@ def test_expired_user_is_left_out_with_a_warning():
     result = build(inv)
     warnings = [w for w in result['report']['warnings'] if "user 'alice'" in w]
     assert warnings and 'expired on 2026-02-28' in warnings[0]
-    for plan in result['plan']['agents'].values():
+    for plan in agents(result):
         assert all(p['name'] != 'user:alice' for p in plan['peers'])
-        assert all(result['plan']['leases']['user/alice'] not in g['sources'] for g in plan['firewall']['groups'])
+        assert all(result['lease_state']['leases']['user/alice'] not in g['sources'] for g in plan['firewall']['groups'])
     assert user(result, 'alice')['expired'] is True
     assert user(result, 'alice')['peers'] == []
     assert 'user:alice' not in reach(result)

@@ -26,7 +26,7 @@ from meshcase import (
 )
 from meshcase import reach as matrix_rows
 
-from ansible_collections.meshconnect.mesh.plugins.module_utils.mesh_plans import user_plan
+from ansible_collections.meshconnect.mesh.plugins.module_utils.mesh_plans import agent_plan, user_plan
 from ansible_collections.meshconnect.mesh.plugins.module_utils.mesh_net import (
     EVERYTHING, NOTHING, PortSet, format_ip, interval_to_cidrs, merge_intervals, parse_ip,
 )
@@ -381,7 +381,7 @@ def matrix_pieces(text, lo, hi):
 def check(inv, facts, world):
     result = build(inv, facts=facts)
     plan = result['plan']
-    leases = plan['leases']
+    leases = result['lease_state']['leases']
     allow_ping = inv['network']['allow_ping']
     users = dict((u['name'], u) for u in inv['users'])
     user_addr = dict((name, parse_ip(leases['user/' + name])) for name in users)
@@ -480,8 +480,8 @@ def check(inv, facts, world):
                 expected[owner] = sorted(cidrs, key=parse_interval)
         got = dict((p['site'], p['allowed_ips']) for p in user_plan(plan, name)['peers'])
         assert got == expected, name
-        on_agents = sorted(a['site'] for a in plan['agents'].values()
-                           if any(p['name'] == 'user:' + name for p in a['peers']))
+        on_agents = sorted(plan['agents'][host]['site'] for host in plan['agents']
+                           if any(p['name'] == 'user:' + name for p in agent_plan(plan, host)['peers']))
         assert on_agents == sorted(expected), name
 
     # 5. report.matrix: exact for users, and every allowed flow is in the

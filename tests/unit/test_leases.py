@@ -22,7 +22,7 @@ def _without(*names, **kwargs):
 
 
 def _leases(result):
-    return result['plan']['leases']
+    return result['lease_state']['leases']
 
 
 def _changes(result):

@@ -20,8 +20,8 @@ def _sets(result, site_name):
 
 
 def _reach(result, owner, src, dst):
-    src = parse_ip(result['plan']['leases'][src] if '/' in src else src)
-    dst = parse_ip(result['plan']['leases'][dst] if '/' in dst else dst)
+    src = parse_ip(result['lease_state']['leases'][src] if '/' in src else src)
+    dst = parse_ip(result['lease_state']['leases'][dst] if '/' in dst else dst)
     return firewall_access(_sets(result, owner), src, dst, dst)[0]
 
 
@@ -47,7 +47,7 @@ def test_one_way_link_lets_the_connector_in_and_nothing_back():
     # The agents still reach each other (the link's default: agents: all).
     assert _reach(result, 'hq', 'agent/shop', 'agent/hq') == EVERYTHING
     # Routing follows: hq routes the shop's LAN back to the shop (replies), the shop routes db to hq.
-    leases = result['plan']['leases']
+    leases = result['lease_state']['leases']
     assert peer(agent(result, 'hq'), 'site:shop')['allowed_ips'] == ['10.3.0.0/24', leases['agent/shop'] + '/32']
     assert peer(agent(result, 'shop'), 'site:hq')['allowed_ips'] == ['10.1.0.5/32', leases['agent/hq'] + '/32']
     assert reach(result)['site:shop:lan'] == {'hq:db': 'tcp/5432', 'hq:lan': 'partial: 10.1.0.5 tcp/5432'}
@@ -184,7 +184,7 @@ def test_a_lan_grant_does_not_grant_the_agent():
     # traffic to any address of the agent is looked up in the agent's own sets.
     assert _reach(result, 'hq', 'user/bob', '10.1.0.77') == EVERYTHING
     assert _reach(result, 'hq', 'user/bob', 'agent/hq') == NOTHING
-    bob = result['plan']['leases']['user/bob']
+    bob = result['lease_state']['leases']['user/bob']
     assert all(not g['agent_ports'] and not g['agent_other'] and not g['agent_ping']
                for g in hq['firewall']['groups'] if bob in g['sources'])
 
@@ -193,7 +193,7 @@ def test_agent_grant_with_ports_is_looked_up_without_a_destination():
     inv = inventory(policies=[{'name': 'p', 'users': ['bob'], 'allow': ['hq:agent:tcp/22']}])
     result = build(inv)
     groups = agent(result, 'hq')['firewall']['groups']
-    bob = result['plan']['leases']['user/bob']
+    bob = result['lease_state']['leases']['user/bob']
     assert [(g['sources'], g['agent_ports'], g['agent_other'], g['agent_ping']) for g in groups
             if bob in g['sources']] == [([bob], [['tcp', 22, 22]], False, True)]
     assert all(not g['ports'] or bob not in g['sources'] for g in groups)
@@ -210,7 +210,7 @@ def test_a_side_loaded_agents_own_addresses_are_the_agent():
     assert [r['cidr'] for r in build_plan['resources'] if r['kind'] == 'local'] == ['10.9.0.5/32']
     assert _reach(result, 'build', 'user/bob', '10.9.0.5') == PortSet([(80, 80)])
     assert [g['agent_ports'] for g in build_plan['firewall']['groups']] == [[['tcp', 80, 80]]]
-    assert nft_elements(build_plan['firewall']['groups'], 'agent_ports') == [result['plan']['leases']['user/bob'] + ' . tcp . 80']
+    assert nft_elements(build_plan['firewall']['groups'], 'agent_ports') == [result['lease_state']['leases']['user/bob'] + ' . tcp . 80']
     assert all(not g['ports'] for g in build_plan['firewall']['groups'])
 
 

@@ -27,7 +27,7 @@ def _resources(plan):
 
 def test_agents_only_link_gives_only_overlay_addresses():
     result = build(_with_build_server())
-    leases = result['plan']['leases']
+    leases = result['lease_state']['leases']
     build_plan = agent(result, 'build')
     assert [p['name'] for p in build_plan['peers'] if p['name'].startswith('site:')] == ['site:hq']
     assert peer(build_plan, 'site:hq')['allowed_ips'] == [leases['agent/hq'] + '/32']
@@ -40,7 +40,7 @@ def test_agents_only_link_gives_only_overlay_addresses():
 
 def test_exposed_resources_are_in_the_peers_allowed_ips_and_routes():
     result = build(inventory())
-    leases = result['plan']['leases']
+    leases = result['lease_state']['leases']
     hq = agent(result, 'hq')
     assert peer(hq, 'site:shop')['allowed_ips'] == ['10.3.0.0/24', leases['agent/shop'] + '/32']
     assert peer(hq, 'site:branch')['allowed_ips'] == ['10.2.0.20/32', leases['agent/branch'] + '/32']
@@ -61,13 +61,13 @@ def test_two_links_between_the_same_sites_merge_into_one_peer():
     hq = agent(result, 'hq')
     assert [p['name'] for p in hq['peers']].count('site:branch') == 1
     assert peer(hq, 'site:branch')['links'] == ['hq-branch', 'hq-branch-db']
-    assert peer(hq, 'site:branch')['allowed_ips'] == ['10.2.0.0/24', result['plan']['leases']['agent/branch'] + '/32']
+    assert peer(hq, 'site:branch')['allowed_ips'] == ['10.2.0.0/24', result['lease_state']['leases']['agent/branch'] + '/32']
     assert reach(result)['site:branch:lan']['hq:db'] == 'tcp/5432'
 
 
 def test_linked_sites_reach_what_is_exposed_and_nothing_else():
     result = build(inventory())
-    leases = result['plan']['leases']
+    leases = result['lease_state']['leases']
     hq_sets = firewall_boxes(agent(result, 'hq'))
     shop_agent = parse_ip(leases['agent/shop'])
     web, db = parse_ip('10.1.0.10'), parse_ip('10.1.0.5')
@@ -99,7 +99,7 @@ def test_each_link_grants_on_its_own():
     hq_sets = firewall_boxes(agent(result, 'hq'))
     web, other_host = parse_ip('10.1.0.10'), parse_ip('10.1.0.7')
     branch_host, nas = parse_ip('10.2.0.21'), parse_ip('10.2.0.20')
-    branch_agent = parse_ip(result['plan']['leases']['agent/branch'])
+    branch_agent = parse_ip(result['lease_state']['leases']['agent/branch'])
     assert firewall_access(hq_sets, branch_host, web, web)[0] == PortSet([(80, 80), (443, 443)])
     assert firewall_access(hq_sets, branch_host, other_host, other_host)[0] == PortSet()
     assert firewall_access(hq_sets, nas, other_host, other_host)[0] == EVERYTHING
@@ -154,7 +154,7 @@ def test_users_only_get_peers_on_sites_they_can_dial():
     assert [p['site'] for p in alice['peers']] == ['branch', 'hq']
     assert [p['endpoint'] for p in alice['peers']] == ['branch.example.com:51820', '203.0.113.1:51820']
     assert all(p['name'] != 'user:alice' for p in agent(result, 'shop')['peers'])
-    assert peer(agent(result, 'hq'), 'user:alice')['allowed_ips'] == [result['plan']['leases']['user/alice'] + '/32']
+    assert peer(agent(result, 'hq'), 'user:alice')['allowed_ips'] == [result['lease_state']['leases']['user/alice'] + '/32']
 
 
 def test_user_plan_fields():
@@ -163,7 +163,7 @@ def test_user_plan_fields():
     inv['policies'][1]['allow'].append('hq:lan:udp/53,tcp/53')
     result = build(inv)
     bob = user(result, 'bob')
-    assert bob['address'] == result['plan']['leases']['user/bob'] and bob['prefix'] == 32
+    assert bob['address'] == result['lease_state']['leases']['user/bob'] and bob['prefix'] == 32
     assert bob['dns'] == ['10.1.0.53'] and bob['mtu'] == 1380
     assert bob['public_key'] == key(2) and bob['expired'] is False
     assert bob['pending_keys'] == ['site:branch', 'site:hq']      # no agent has reported its key yet
@@ -227,7 +227,7 @@ def test_site_name_defaults_to_the_host_name():
     inv['links'].append({'name': 'edge', 'sites': ['edge.example', 'hq']})
     result = build(inv)
     assert agent(result, 'edge.example')['host'] == 'edge.example'
-    assert 'agent/edge.example' in result['plan']['leases']
+    assert 'agent/edge.example' in result['lease_state']['leases']
 
 
 # ----------------------------------------------------------------------
@@ -314,7 +314,7 @@ def test_users_with_the_same_access_share_one_firewall_group():
     inv = inventory()
     inv['users'].append({'name': 'erin', 'groups': ['dev'], 'public_key': key(6)})
     result = build(inv)
-    leases = result['plan']['leases']
+    leases = result['lease_state']['leases']
     groups = agent(result, 'hq')['firewall']['groups']
     shared = [g for g in groups if leases['user/bob'] in g['sources']]
     assert len(shared) == 1 and shared[0]['sources'] == [leases['user/bob'], leases['user/erin']]
@@ -338,3 +338,30 @@ def test_users_with_equal_access_share_their_plan():
     # Each user's whole plan is still there for whoever needs it.
     dev7, bob = user(result, 'dev7'), user(result, 'bob')
     assert dev7['peers'] == bob['peers'] and dev7['dns'] == bob['dns'] and dev7['address'] != bob['address']
+
+
+def test_agents_name_their_users_and_the_whole_plan_has_their_peers():
+    inv = inventory()
+    result = build(inv)
+    plan = result['plan']
+    hq_host = [h for h, a in plan['agents'].items() if a['site'] == 'hq'][0]
+    lean = plan['agents'][hq_host]
+    assert all(p['kind'] == 'site' for p in lean['peers'])
+    user_groups = [g for g in lean['firewall']['groups'] if 'users' in g]
+    named = sorted(name for g in user_groups for name in g['users'])
+    assert named and all(name in plan['users'] and 'sources' not in g for g in user_groups for name in g['users'])
+    whole = agent(result, 'hq')
+    assert [p['name'] for p in whole['peers'] if p['kind'] == 'user'] == ['user:' + name for name in named]
+    assert whole['peers'][:len(lean['peers'])] == lean['peers']
+    bob = peer(whole, 'user:bob')
+    assert bob['allowed_ips'] == [plan['users']['bob']['address'] + '/32']
+    assert bob['public_key'] == plan['users']['bob']['public_key']
+    assert all('users' not in g and g['sources'] for g in whole['firewall']['groups'])
+    assert [plan['users']['bob']['address']] in [[s for s in g['sources'] if s == plan['users']['bob']['address']]
+                                                 for g in whole['firewall']['groups']]
+    # Fifty more users of one team: fifty names more on the agent, nothing else.
+    inv['users'].extend({'name': 'dev%d' % i, 'groups': ['dev'], 'public_key': key(100 + i)} for i in range(50))
+    bigger = build(inv)['plan']['agents'][hq_host]
+    assert sorted(name for g in bigger['firewall']['groups'] if 'users' in g for name in g['users']) == sorted(
+        named + ['dev%d' % i for i in range(50)])
+    assert bigger['peers'] == lean['peers'] and len(bigger['firewall']['groups']) == len(lean['firewall']['groups'])

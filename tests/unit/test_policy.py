@@ -8,7 +8,7 @@ import json
 
 import pytest
 
-from meshcase import agent, build, firewall_access, firewall_boxes, inventory, key, reach, user
+from meshcase import agent, agents, build, firewall_access, firewall_boxes, inventory, key, reach, user
 
 from ansible_collections.meshconnect.mesh.plugins.module_utils.mesh_compile import canonical_json, snapshot
 from ansible_collections.meshconnect.mesh.plugins.module_utils.mesh_net import (
@@ -20,7 +20,7 @@ def _access(result, user, site_name, address, last=None):
     """PortSet the agent of ``site_name`` lets ``user`` reach at ``address``
     (or at every address of ``address..last``)."""
     plan = agent(result, site_name)
-    src = parse_ip(result['plan']['leases']['user/' + user])
+    src = parse_ip(result['lease_state']['leases']['user/' + user])
     lo = parse_ip(address)
     return firewall_access(firewall_boxes(plan), src, lo, parse_ip(last) if last else lo)[0]
 
@@ -35,10 +35,10 @@ def _policies(*policies):
 
 def test_user_in_no_policy_gets_nothing():
     result = build(inventory())
-    dave = parse_ip(result['plan']['leases']['user/dave'])
+    dave = parse_ip(result['lease_state']['leases']['user/dave'])
     assert user(result, 'dave')['peers'] == []
     assert 'user:dave' not in reach(result)
-    for plan in result['plan']['agents'].values():
+    for plan in agents(result):
         assert plan['peers'] and all(p['name'] != 'user:dave' for p in plan['peers'])
         for name, boxes in firewall_boxes(plan).items():
             for box in boxes if name != 'agent' else ():
@@ -174,7 +174,7 @@ def test_port_narrowing_of_a_lan_with_every_port():
 def test_ping_follows_port_access():
     result = build(_policies({'name': 'p', 'users': ['bob'], 'allow': ['hq:web']}))
     plan = agent(result, 'hq')
-    src = parse_ip(result['plan']['leases']['user/bob'])
+    src = parse_ip(result['lease_state']['leases']['user/bob'])
     web = parse_ip('10.1.0.10')
     assert firewall_access(firewall_boxes(plan), src, web, web)[1] is True
     inv = _policies({'name': 'p', 'users': ['bob'], 'allow': ['hq:web']})
