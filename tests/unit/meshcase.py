@@ -7,6 +7,7 @@ directory on sys.path)."""
 import base64
 import copy
 import datetime
+import os
 
 import pytest
 
@@ -19,6 +20,8 @@ from ansible_collections.meshconnect.mesh.plugins.module_utils.mesh_net import (
 )
 
 TODAY = datetime.date(2026, 3, 1)
+# The checkout: tests/unit/meshcase.py is two levels below it.
+REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 
 def key(n):

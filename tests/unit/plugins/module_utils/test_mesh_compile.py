@@ -9,12 +9,11 @@ import os
 
 import pytest
 
-from meshcase import agent, build, peer, user
+from meshcase import REPO, agent, build, peer, user
 
 yaml = pytest.importorskip('yaml')
 
-EXAMPLE = os.path.join(os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))),
-                       'inventories', 'example')
+EXAMPLE = os.path.join(REPO, 'inventories', 'example')
 TODAY = datetime.date(2026, 6, 1)
 
 

@@ -8,7 +8,9 @@ import re
 
 import yaml
 
-ROLE = os.path.join(os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))), 'roles', 'agent')
+from meshcase import REPO
+
+ROLE = os.path.join(REPO, 'roles', 'agent')
 
 
 def _load(*parts):
