@@ -20,6 +20,27 @@ attributes:
     platforms: posix
 '''
 
+    # For modules that only read: they change nothing, so check mode is the same run and there is no diff.
+    READ_ONLY = r'''
+options: {}
+attributes:
+  check_mode:
+    support: full
+    details: The module only reads; it runs the same in check mode.
+  diff_mode:
+    support: none
+'''
+
+    # For modules that change the host and show what they change.
+    CHANGES = r'''
+options: {}
+attributes:
+  check_mode:
+    support: full
+  diff_mode:
+    support: full
+'''
+
     # For modules whose work runs on the controller (an action plugin of the same name).
     ACTION = r'''
 options: {}

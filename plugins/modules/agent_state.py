@@ -29,11 +29,7 @@ requirements:
   - wireguard-tools, iproute2, nftables and util-linux on the managed host
 extends_documentation_fragment:
   - meshconnect.mesh.attributes
-attributes:
-  check_mode:
-    support: full
-  diff_mode:
-    support: none
+  - meshconnect.mesh.attributes.read_only
 author:
   - MeshConnect engineering (@meshconnect)
 '''

@@ -28,11 +28,7 @@ requirements:
   - the agent role with C(agent_deny_log) on
 extends_documentation_fragment:
   - meshconnect.mesh.attributes
-attributes:
-  check_mode:
-    support: full
-  diff_mode:
-    support: none
+  - meshconnect.mesh.attributes.read_only
 author:
   - MeshConnect engineering (@meshconnect)
 '''

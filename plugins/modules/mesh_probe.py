@@ -33,11 +33,7 @@ requirements:
   - iputils-ping and iproute2 on the managed host
 extends_documentation_fragment:
   - meshconnect.mesh.attributes
-attributes:
-  check_mode:
-    support: full
-  diff_mode:
-    support: none
+  - meshconnect.mesh.attributes.read_only
 author:
   - MeshConnect engineering (@meshconnect)
 '''

@@ -36,11 +36,7 @@ requirements:
   - nftables (C(nft)) and util-linux (C(unshare)) on the managed host
 extends_documentation_fragment:
   - meshconnect.mesh.attributes
-attributes:
-  check_mode:
-    support: full
-  diff_mode:
-    support: full
+  - meshconnect.mesh.attributes.changes
 author:
   - MeshConnect engineering (@meshconnect)
 '''

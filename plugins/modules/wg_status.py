@@ -39,11 +39,7 @@ requirements:
   - wireguard-tools and iputils-ping on the managed host
 extends_documentation_fragment:
   - meshconnect.mesh.attributes
-attributes:
-  check_mode:
-    support: full
-  diff_mode:
-    support: none
+  - meshconnect.mesh.attributes.read_only
 author:
   - MeshConnect engineering (@meshconnect)
 '''

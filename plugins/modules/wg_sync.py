@@ -37,11 +37,7 @@ requirements:
   - wireguard-tools and iproute2 on the managed host
 extends_documentation_fragment:
   - meshconnect.mesh.attributes
-attributes:
-  check_mode:
-    support: full
-  diff_mode:
-    support: full
+  - meshconnect.mesh.attributes.changes
 author:
   - MeshConnect engineering (@meshconnect)
 '''
