@@ -71,6 +71,8 @@ DOCKERFILE
     rootfs="$(rootfs_base)/$release"
     rm -rf "$rootfs"
     mkdir -p "$rootfs"
+    # The path is fixed now, on purpose.
+    # shellcheck disable=SC2064
     trap "rm -rf '$rootfs'" EXIT  # this subshell's: a failed build leaves no half file system in memory
     debootstrap --variant=minbase --include="$PACKAGES" "$release" "$rootfs" "$MIRROR" >"$dir/debootstrap.log" 2>&1 \
       || { tail -20 "$dir/debootstrap.log" >&2; return 1; }

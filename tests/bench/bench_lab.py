@@ -1,4 +1,6 @@
-#!/usr/bin/env python3
+# -*- coding: utf-8 -*-
+# Copyright (c) 2026 MeshConnect
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
 """Converge costs on a fresh demo lab (make bench-lab; Docker, about 5 minutes).
 
 Rebuilds the demo lab of inventories/lab (lab-down.yml, lab-up.yml: a running demo is replaced), then times
@@ -29,7 +31,7 @@ def playbook(path, *extra, quiet=True):
     cmd = ['ansible-playbook', '-i', INVENTORY, os.path.join(ROOT, path)] + list(extra)
     start = time.monotonic()
     proc = subprocess.run(cmd, cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-                          universal_newlines=True)
+                          universal_newlines=True, check=False)
     took = time.monotonic() - start
     if proc.returncode != 0:
         sys.stdout.write(proc.stdout[-6000:])
