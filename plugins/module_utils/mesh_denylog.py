@@ -67,11 +67,12 @@ def parse(text, now, since=None):
 def _ranges(plan):
     """``[(lo, hi, name)]`` of every principal and resource the plan knows, most specific first."""
     out = []
-    for member, address in plan.get('leases', {}).items():
-        kind, _sep, name = member.partition('/')
-        value = parse_ip(address)
-        out.append((value, value, 'user:%s' % name if kind == 'user' else 'site:%s:agent' % name))
+    for name, user in plan.get('users', {}).items():
+        value = parse_ip(user['address'])
+        out.append((value, value, 'user:%s' % name))
     for agent in plan.get('agents', {}).values():
+        value = parse_ip(agent['address'])
+        out.append((value, value, 'site:%s:agent' % agent['site']))
         for text in agent.get('local_addresses') or []:
             value = parse_ip(text)
             out.append((value, value, 'site:%s:agent' % agent['site']))

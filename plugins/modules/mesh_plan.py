@@ -104,7 +104,9 @@ EXAMPLES = r'''
 
 RETURN = r'''
 plan:
-  description: The plans. C(agents) maps agent inventory host names to their plan, C(users) user names to theirs.
+  description:
+    - The plans, grown with distinct access rather than users times sites. Give an agent's whole plan to the
+      C(meshconnect.mesh.agent) role with the P(meshconnect.mesh.agent_plan#filter) filter.
   returned: success
   type: dict
   contains:
@@ -114,14 +116,20 @@ plan:
     network:
       description: The normalised network settings.
       type: dict
-    leases:
-      description: Member (C(agent/SITE) or C(user/NAME)) to overlay address.
-      type: dict
     agents:
-      description: Per agent host, its address, peers, routes, forwarding, masquerade and firewall groups.
+      description:
+        - Per agent host, its address, site peers, routes, forwarding, masquerade and firewall groups; a group of
+          users names them (C(users)), their addresses and peer entries are in C(users).
       type: dict
     users:
-      description: Per user, the client configuration plan (address, DNS, peers with AllowedIPs and endpoints).
+      description: Per user, its overlay address, public key, whether it expired, and its access class (C(access)).
+      type: dict
+    access:
+      description: Per access class, the site peers its users have (IDs in C(site_peers)), their DNS servers and
+        the sites whose keys are pending.
+      type: dict
+    site_peers:
+      description: Per ID, what a client needs to reach one site (public key, endpoint, AllowedIPs).
       type: dict
     digest:
       description: SHA-256 of the canonical JSON of the plan; identical input gives an identical digest.
