@@ -8,8 +8,11 @@ Pure functions: parse a wg-quick file, and compare the desired interface
 that make them equal.  The ``wg_sync`` module runs those steps.
 """
 
+import ipaddress
+
+from ansible_collections.meshconnect.mesh.plugins.module_utils.mesh_errors import show
 from ansible_collections.meshconnect.mesh.plugins.module_utils.mesh_net import (
-    AddressError, cidr_interval, contains, parse_cidr, format_ip,
+    AddressError, cidr_interval, contains, format_cidr, parse_cidr, prefix_interval,
 )
 
 
@@ -51,11 +54,17 @@ def parse_config(text):
 
 
 def normalise_cidr(text):
+    """``A``, ``A/N`` (host bits cleared) as ``A/N``.  IPv4 is what the mesh
+    plans; an IPv6 entry (only ever added by hand on a live peer) is
+    normalised too, so that it shows as drift and is removed, instead of
+    stopping the run that should remove it."""
+    if ':' in text:
+        try:
+            return str(ipaddress.ip_network(text.strip(), strict=False))
+        except ValueError as exc:
+            raise AddressError('%s is not an IPv6 address or network (%s)' % (show(text), exc))
     net, length = parse_cidr(text, strict=False)
-    if length == 32 and '/' not in text:
-        return '%s/32' % format_ip(net)
-    mask = ((1 << 32) - 1) << (32 - length) & ((1 << 32) - 1)
-    return '%s/%d' % (format_ip(net & mask), length)
+    return format_cidr(prefix_interval(net, length)[0], length)
 
 
 def desired_peers(config):

@@ -204,6 +204,21 @@ def test_parse_dump_peers():
     assert parse_dump_peers('', '', '') == {}
 
 
+def test_an_ipv6_allowed_ip_added_by_hand_is_drift_not_a_crash():
+    # The mesh plans IPv4 only; `wg set mc0 peer K allowed-ips 100.96.0.1/32,fd00::1` on the agent must
+    # show as a change to undo, not stop the run that undoes it.
+    config = parse_config(CONFIG)
+    allowed = ''.join('%s\t%s\n' % (p['publickey'], ' '.join(p['allowedips'] + (['fd00:0::1/64'] if i == 0 else [])))
+                      for i, p in enumerate(config['peers']))
+    endpoints = '%s\t198.51.100.2:51820\n%s\t(none)\n' % (K1, K2)
+    keepalive = '%s\t25\n%s\toff\n' % (K1, K2)
+    live = parse_dump_peers(allowed, endpoints, keepalive)
+    first = config['peers'][0]['publickey']
+    assert 'fd00::/64' in live[first]['allowed_ips']
+    changes = peer_changes(desired_peers(config), live)
+    assert len(changes) == 1 and changes[0].startswith('peer %s allowed-ips' % first) and 'fd00::/64' in changes[0]
+
+
 def test_live_dump_of_the_desired_config_needs_no_change():
     config = parse_config(CONFIG)
     allowed = ''.join('%s\t%s\n' % (p['publickey'], ' '.join(p['allowedips'])) for p in config['peers'])
