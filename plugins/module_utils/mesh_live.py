@@ -18,7 +18,7 @@ readers never read it (``public-key`` says whether there is one).
 
 import json
 
-from ansible_collections.meshconnect.mesh.plugins.module_utils.mesh_wgconf import normalise_cidr, parse_dump_peers
+from ansible_collections.meshconnect.mesh.plugins.module_utils.mesh_wgconf import normalise_cidr
 
 NO_VALUE = '(none)'
 
@@ -187,14 +187,30 @@ def parse_listen_port(text):
     return int(port) if port.isdigit() else None
 
 
+def parse_peers(allowed_text, endpoints_text, keepalive_text):
+    """``wg show IF allowed-ips``, ``endpoints`` and ``persistent-keepalive``: public key ->
+    ``{'allowed_ips': frozenset, 'endpoint': str|None, 'keepalive': int}``, as
+    ``mesh_wgconf.peer_changes`` compares them."""
+    endpoints = parse_endpoints(endpoints_text)
+    keepalives = parse_pairs(keepalive_text)
+    peers = {}
+    for key, allowed in parse_pairs(allowed_text).items():
+        keepalive = keepalives.get(key, 'off')
+        peers[key] = {
+            'allowed_ips': frozenset(normalise_cidr(c) for c in allowed.split() if c != NO_VALUE),
+            'endpoint': endpoints.get(key),
+            'keepalive': 0 if keepalive in ('off', NO_VALUE) else int(keepalive),
+        }
+    return peers
+
+
 def wg_peers(run, wg, iface):
-    """Public key -> ``{'allowed_ips': frozenset, 'endpoint': str|None, 'keepalive': int}``, as
-    ``mesh_wgconf.peer_changes`` compares them; ``CommandFailed`` when ``wg`` cannot read the interface."""
-    return parse_dump_peers(wg_show(run, wg, iface, 'allowed-ips'), wg_show(run, wg, iface, 'endpoints'),
-                            wg_show(run, wg, iface, 'persistent-keepalive'))
+    """``parse_peers`` of the live interface; ``CommandFailed`` when ``wg`` cannot read it."""
+    return parse_peers(wg_show(run, wg, iface, 'allowed-ips'), wg_show(run, wg, iface, 'endpoints'),
+                       wg_show(run, wg, iface, 'persistent-keepalive'))
 
 
 __all__ = ['CommandFailed', 'LiveError', 'counted_route', 'counted_routes', 'interface_link', 'interface_routes',
            'ip_json', 'ip_json_or_none', 'ipv4_addr_info', 'ipv4_cidrs', 'is_up', 'link_kinds', 'parse_endpoints',
-           'parse_handshakes', 'parse_json', 'parse_listen_port', 'parse_pairs', 'parse_public_key', 'route_devices',
+           'parse_handshakes', 'parse_json', 'parse_listen_port', 'parse_pairs', 'parse_peers', 'parse_public_key', 'route_devices',
            'route_source', 'run_text', 'wg_peers', 'wg_show']

@@ -124,12 +124,8 @@ def parse_interval(text):
 
 
 def address_in(value, texts):
-    """Whether the address ``value`` is in one of ``texts`` (``parse_interval``)."""
-    for text in texts:
-        lo, hi = parse_interval(text)
-        if lo <= value <= hi:
-            return True
-    return False
+    """Whether the address ``value`` is in one of ``texts`` (``inside_one_of``)."""
+    return inside_one_of((value, value), texts)
 
 
 def merge_intervals(intervals):
@@ -219,9 +215,10 @@ def first_overlapping(interval, cidrs):
     return None
 
 
-def inside_one_of(interval, cidrs):
-    """Whether the interval ``(lo, hi)`` lies wholly inside one of ``cidrs`` (CIDR strings)."""
-    return any(contains(cidr_interval(text), interval) for text in cidrs)
+def inside_one_of(interval, texts):
+    """Whether the interval ``(lo, hi)`` lies wholly inside one of ``texts``
+    (addresses, CIDRs or ranges, as ``parse_interval`` reads them)."""
+    return any(contains(parse_interval(text), interval) for text in texts)
 
 
 def addresses_within(addresses, interval):

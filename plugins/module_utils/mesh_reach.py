@@ -40,7 +40,7 @@ class Reachability:
     def _matrix(self):
         model = self.model
         matrix = {'resources': {}, 'grants': {}, 'classes': {}, 'members': {}}
-        class_ids = {}      # users' access class -> matrix class ID (None: reaches nothing)
+        class_ids = {}      # users' access class -> matrix class ID ('': reaches nothing)
         for name in model.users:
             key = self.user_class[name]
             if key not in class_ids:

@@ -138,25 +138,5 @@ def desired_routes(addresses, allowed_ips):
     return out
 
 
-def parse_dump_peers(allowed_text, endpoints_text, keepalive_text):
-    """Parse ``wg show IF allowed-ips|endpoints|persistent-keepalive``."""
-    peers = {}
-    for line in allowed_text.splitlines():
-        parts = line.split('\t')
-        if len(parts) < 2:
-            continue
-        ips = frozenset(normalise_cidr(c) for c in parts[1].split() if c != '(none)')
-        peers[parts[0]] = {'allowed_ips': ips, 'endpoint': None, 'keepalive': 0}
-    for line in endpoints_text.splitlines():
-        parts = line.split('\t')
-        if len(parts) == 2 and parts[0] in peers and parts[1] != '(none)':
-            peers[parts[0]]['endpoint'] = parts[1]
-    for line in keepalive_text.splitlines():
-        parts = line.split('\t')
-        if len(parts) == 2 and parts[0] in peers and parts[1] not in ('off', '(none)'):
-            peers[parts[0]]['keepalive'] = int(parts[1])
-    return peers
-
-
-__all__ = ['AddressError', 'desired_peers', 'desired_routes', 'normalise_cidr', 'parse_config', 'parse_dump_peers',
+__all__ = ['AddressError', 'desired_peers', 'desired_routes', 'normalise_cidr', 'parse_config',
            'peer_changes', 'sync_config_text']

@@ -12,8 +12,9 @@ from meshrun import inventory
 
 from ansible_collections.meshconnect.mesh.plugins.module_utils.mesh_compile import compile_mesh
 from ansible_collections.meshconnect.mesh.plugins.module_utils.mesh_diagnose import HANDSHAKE_FRESH, diagnose
+from ansible_collections.meshconnect.mesh.plugins.module_utils.mesh_live import parse_peers
 from ansible_collections.meshconnect.mesh.plugins.module_utils.mesh_wgconf import (
-    desired_peers, desired_routes, parse_config, parse_dump_peers, peer_changes, sync_config_text,
+    desired_peers, desired_routes, parse_config, peer_changes, sync_config_text,
 )
 
 
@@ -190,18 +191,18 @@ def test_desired_routes_for_a_host_address():
 
 
 # ----------------------------------------------------------------------
-# parse_dump_peers
+# parse_peers
 
 
-def test_parse_dump_peers():
+def test_parse_peers():
     allowed = '%s\t100.96.0.1/32 10.20.0.7/24\n%s\t(none)\nnot a peer line\n' % (K1, K2)
     endpoints = '%s\t198.51.100.2:51820\n%s\t(none)\n%s\t192.0.2.9:1\n' % (K1, K2, K3)
     keepalive = '%s\t25\n%s\toff\n' % (K1, K2)
-    assert parse_dump_peers(allowed, endpoints, keepalive) == {
+    assert parse_peers(allowed, endpoints, keepalive) == {
         K1: _peer(['100.96.0.1/32', '10.20.0.0/24'], '198.51.100.2:51820', 25),
         K2: _peer([], None, 0),
     }
-    assert parse_dump_peers('', '', '') == {}
+    assert parse_peers('', '', '') == {}
 
 
 def test_an_ipv6_allowed_ip_added_by_hand_is_drift_not_a_crash():
@@ -212,7 +213,7 @@ def test_an_ipv6_allowed_ip_added_by_hand_is_drift_not_a_crash():
                       for i, p in enumerate(config['peers']))
     endpoints = '%s\t198.51.100.2:51820\n%s\t(none)\n' % (K1, K2)
     keepalive = '%s\t25\n%s\toff\n' % (K1, K2)
-    live = parse_dump_peers(allowed, endpoints, keepalive)
+    live = parse_peers(allowed, endpoints, keepalive)
     first = config['peers'][0]['publickey']
     assert 'fd00::/64' in live[first]['allowed_ips']
     changes = peer_changes(desired_peers(config), live)
@@ -224,7 +225,7 @@ def test_live_dump_of_the_desired_config_needs_no_change():
     allowed = ''.join('%s\t%s\n' % (p['publickey'], ' '.join(p['allowedips'])) for p in config['peers'])
     endpoints = '%s\t198.51.100.2:51820\n%s\t(none)\n' % (K1, K2)
     keepalive = '%s\t25\n%s\toff\n' % (K1, K2)
-    live = parse_dump_peers(allowed, endpoints, keepalive)
+    live = parse_peers(allowed, endpoints, keepalive)
     assert peer_changes(desired_peers(config), live) == []
     live[K1]['keepalive'] = 0
     assert peer_changes(desired_peers(config), live) == ['peer %s keepalive 0 -> 25' % K1]
