@@ -16,7 +16,7 @@ from ansible_collections.meshconnect.mesh.plugins.module_utils.mesh_errors impor
 from ansible_collections.meshconnect.mesh.plugins.module_utils.mesh_keys import (
     KeyFileError, ensure_key_dir, key_path, public_from_private, read_private_key,
 )
-from ansible_collections.meshconnect.mesh.plugins.module_utils.mesh_plans import user_plan
+from ansible_collections.meshconnect.mesh.plugins.module_utils.mesh_plans import user_plans
 
 try:
     import segno
@@ -90,11 +90,12 @@ class ActionModule(ActionBase):
         wanted = set()
         if not check_mode:
             ensure_key_dir(dest)
+        whole = user_plans(plan)
         for name in sorted(plan['users']):
             if plan['users'][name]['expired']:
                 without.append('%s (expired)' % name)
                 continue
-            user = user_plan(plan, name)
+            user = whole[name]
             private_key = private_keys.pop(name, None)
             if private_key is not None:
                 if public_from_private(private_key) != user['public_key']:

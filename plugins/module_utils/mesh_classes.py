@@ -5,7 +5,8 @@
 
 Part of the compiler (see ``mesh_compile``): ``AccessClasses`` is mixed into
 its ``_Compiler`` and fills ``policy_access``, ``user_policies``, ``classes``,
-``class_maps``, ``user_class``, ``site_users`` and ``class_dns``.
+``class_maps``, ``user_class``, ``class_users``, ``class_pending``, ``site_classes`` and
+``class_dns``.
 """
 
 from ansible_collections.meshconnect.mesh.plugins.module_utils import mesh_access as access
@@ -78,12 +79,22 @@ class AccessClasses:
                 self.problems.warn("user '%s'" % name, 'is granted nothing reachable; the client bundle has '
                                    'no peers.', 'add the user or a group of theirs to a policy.')
 
-        # Site -> [(User, SiteMap)]: the users granted something there, in user order.
-        self.site_users = dict((name, []) for name in model.sites)
+        # The users of each class, in user order; site -> [(class, SiteMap)]:
+        # the classes granted something there, in the order of their first user.
+        self.class_users = {}
         for name, user in model.users.items():
-            for site_map in self.class_maps[self.user_class[name]]:
+            key = self.user_class[name]
+            if key not in self.class_users:
+                self.class_users[key] = []
+            self.class_users[key].append(user)
+        # The peers of each class whose keys are not known yet.
+        self.class_pending = dict((key, ['user:' + user.name for user in users if user.public_key is None])
+                                  for key, users in self.class_users.items())
+        self.site_classes = dict((name, []) for name in model.sites)
+        for key in self.class_users:
+            for site_map in self.class_maps[key]:
                 if site_map.amap:
-                    self.site_users[site_map.site].append((user, site_map))
+                    self.site_classes[site_map.site].append((key, site_map))
 
     def _site_map(self, site_name, amap):
         """The one SiteMap of ``site_name`` with a map equal to ``amap``."""
@@ -116,18 +127,26 @@ class AccessClasses:
         servers = [(text, parse_ip(text)) for text in self.net.dns]
         self.class_dns = {}
         missing = dict((text, []) for text, _addr in servers)
-        for name in self.model.users:
-            key = self.user_class[name]
-            if key not in self.class_dns:
-                granted = self.classes[key]
-                self.class_dns[key] = [text for text, addr in servers
-                                       if any(access.covers(amap, addr, addr, DNS_PORTS) for amap in granted.values())]
-            if self.classes[key] and not self.model.users[name].expired:
+        reaches = {}    # (SiteMap, server) -> whether the map covers the server on DNS_PORTS
+        for key, users in self.class_users.items():
+            site_maps = self.class_maps[key]
+            found = []
+            for text, addr in servers:
+                for site_map in site_maps:
+                    pair = (site_map, text)
+                    if pair not in reaches:
+                        reaches[pair] = access.covers(site_map.amap, addr, addr, DNS_PORTS)
+                    if reaches[pair]:
+                        found.append(text)
+                        break
+            self.class_dns[key] = found
+            if self.classes[key]:
                 for text, _addr in servers:
-                    if text not in self.class_dns[key]:
-                        missing[text].append(name)
+                    if text not in found:
+                        missing[text].extend(user.name for user in users if not user.expired)
         for text, names in sorted(missing.items()):
             if names:
+                names.sort()
                 shown = ', '.join(names[:10]) + (' and %d more' % (len(names) - 10) if len(names) > 10 else '')
                 self.problems.warn("meshconnect_network dns server %s" % text,
                                    'is left out of the client configuration of %d user%s who cannot reach it on '

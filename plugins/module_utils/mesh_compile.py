@@ -39,7 +39,7 @@ from ansible_collections.meshconnect.mesh.plugins.module_utils.mesh_net import E
 from ansible_collections.meshconnect.mesh.plugins.module_utils.mesh_plans import Plans
 from ansible_collections.meshconnect.mesh.plugins.module_utils.mesh_reach import Reachability, diff_snapshots
 
-PLAN_VERSION = 3
+PLAN_VERSION = 4
 
 
 def compile_mesh(inventory, facts=None, lease_state=None, previous=None, today=None, explain=None):
@@ -86,6 +86,7 @@ class _Compiler(AccessClasses, Links, Plans, Reachability, Explainer):
         self.problems = problems
         self.site_maps = {}     # (site, map as a tuple) -> SiteMap: equal maps of a site are one
         self.unions = {}        # (SiteMap, SiteMap) -> SiteMap of their union
+        self.class_ids = {}     # class -> its ID in the plan's classes
 
     def run(self, lease_state, previous, explain):
         model = self.model
@@ -106,8 +107,8 @@ class _Compiler(AccessClasses, Links, Plans, Reachability, Explainer):
         self._evaluate_policies()
         self._links()
         self._dns()
+        users, classes, site_peers = self._user_plans()
         agents = dict((site.host, self._agent_plan(site)) for site in model.sites.values())
-        users, user_access, site_peers = self._user_plans()
         self.problems.raise_if_any()
 
         matrix = self._matrix()
@@ -136,7 +137,7 @@ class _Compiler(AccessClasses, Links, Plans, Reachability, Explainer):
             'network': self.net.as_dict(),
             'agents': agents,
             'users': users,
-            'access': user_access,
+            'classes': classes,
             'site_peers': site_peers,
         }
         plan['digest'] = plan_digest(plan)

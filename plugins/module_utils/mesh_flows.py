@@ -83,8 +83,8 @@ def nft_elements(groups, kind):
         raise ValueError('unknown flow element kind %r (one of %s)' % (kind, ', '.join(KINDS)))
     out = []
     for group in groups:
-        if 'sources' not in group and 'users' in group:
-            raise ValueError('a group names its users; give the groups of plan | meshconnect.mesh.agent_plan(HOST)')
+        if 'sources' not in group and 'classes' in group:
+            raise ValueError('a group names its classes of users; give the groups of plan | meshconnect.mesh.agent_plan(HOST)')
         suffixes = _suffixes(group, kind)
         if suffixes is True:
             out.extend(group['sources'])

@@ -69,20 +69,26 @@ class Plans:
         agent_ranges = self._agent_ranges(site)
         groups = []
         if site.dialable:
-            # Users with equal access here are one group, named (their
-            # addresses and peer entries are in the plan's users).
-            by_map = {}     # SiteMap -> users; equal maps are one SiteMap
-            for user, site_map in self.site_users[site.name]:
-                if user.public_key is None:
-                    pending.append('user:' + user.name)
+            # The classes of users with equal access here are one group,
+            # named by class (their users, addresses and peer entries are in
+            # the plan's classes and users), with the site peer their
+            # clients have for this site.
+            by_map = {}     # SiteMap -> [class]; equal maps are one SiteMap
+            for key, site_map in self.site_classes[site.name]:
                 if site_map not in by_map:
                     by_map[site_map] = []
-                by_map[site_map].append(user)
-            for site_map in sorted(by_map, key=lambda m: by_map[m][0].address_text):
+                by_map[site_map].append(key)
+                pending.extend(self.class_pending[key])
+            ordered = []
+            for site_map, keys in by_map.items():
+                first = min((self.class_users[key][0] for key in keys), key=lambda user: user.name)
+                ordered.append((first.address_text, site_map, keys))
+            for _first, site_map, keys in sorted(ordered, key=lambda entry: entry[0]):
                 if site_map.group is None:
                     site_map.group = flow_group((), site_map.amap, net.allow_ping, agent_ranges)
                     del site_map.group['sources']
-                groups.append(dict(site_map.group, users=[user.name for user in by_map[site_map]]))
+                groups.append(dict(site_map.group, classes=[self.class_ids[key] for key in keys],
+                                   peer=site_map.peer))
         for lo, hi, amap in decompose(self.site_grants[site.name]):
             groups.append(flow_group([format_interval(lo, hi)], amap, net.allow_ping, agent_ranges))
 
@@ -134,31 +140,29 @@ class Plans:
                     self.problems.error(item, problem, fix)
 
     def _user_plans(self):
-        """``(users, access, site_peers)``: each user's plan names its access
-        class; a class (``access``) lists the site peers it has, its DNS
-        servers and the sites whose keys are pending; a site peer
-        (``site_peers``) is what a client needs to reach one site, shared by
-        every class with the same access there.  ``user_plan`` gives a user's
-        whole plan back."""
-        users, access, site_peers = {}, {}, {}
-        class_ids = {}
+        """``(users, classes, site_peers)``: each user's plan names its class
+        (``class``); a class (``classes``) lists its users, its DNS servers
+        and the sites whose keys are pending; a site peer (``site_peers``)
+        is what a client needs to reach one site, shared by every class with
+        the same access there.  Which site peers a class has is said once,
+        by the agents' firewall groups (``classes`` and ``peer``):
+        ``user_plans`` gives users' whole plans back."""
+        users, classes, site_peers = {}, {}, {}
+        for key, members in self.class_users.items():
+            self.class_ids[key] = self._user_class(key, members, classes, site_peers)
         for user in self.model.users.values():
-            key = self.user_class[user.name]
-            if key not in class_ids:
-                class_ids[key] = self._user_access(user, key, access, site_peers)
             users[user.name] = {
                 'name': user.name,
                 'address': user.address_text,
                 'expired': user.expired,
                 'public_key': user.public_key,
-                'access': class_ids[key],
+                'class': self.class_ids[self.user_class[user.name]],
             }
-        return users, access, site_peers
+        return users, classes, site_peers
 
-    def _user_access(self, user, key, access, site_peers):
-        """The ID of the access entry of one class; ``user`` is the first of
-        its users, named if the class routes overlapping addresses."""
-        peer_ids = []
+    def _user_class(self, key, members, classes, site_peers):
+        """The ID of class ``key`` in ``classes``; the first of its
+        ``members`` is named if the class routes overlapping addresses."""
         owner = []
         pending = []
         for site_map in self.class_maps[key]:
@@ -172,35 +176,37 @@ class Plans:
                 if site.public_key is None:
                     site_map.pending = peer['name']
             owner.extend(site_map.owner)
-            peer_ids.append(site_map.peer)
             if site_map.pending:
                 pending.append(site_map.pending)
-        self._check_overlaps("user '%s'" % user.name, owner,
+        self._check_overlaps("user '%s'" % members[0].name, owner,
                              'a client routes each address to one site; narrow the policies so that '
                              'overlapping LANs are not granted together.')
-        entry = {'site_peers': peer_ids, 'dns': list(self.class_dns[key]), 'pending_keys': sorted(pending)}
-        return add_by_digest(access, entry)
+        entry = {'users': [user.name for user in members], 'dns': list(self.class_dns[key]),
+                 'pending_keys': sorted(pending)}
+        return add_by_digest(classes, entry)
 
 
 def agent_plan(plan, host):
     """The whole plan of the agent on ``host``, as the role applies it.
 
     In the plan, an agent's ``peers`` are its site peers, and a firewall
-    group of users names them (``users``) instead of listing their
-    addresses.  Here each such group gets its ``sources`` (the users'
-    addresses) and ``peers`` a peer entry per user, after the site peers
-    and in name order.
+    group of users names their classes (``classes``, IDs in the plan's
+    ``classes``, each listing its users) and their clients' site peer for
+    this site (``peer``) instead of listing their addresses.  Here each such group gets its ``sources`` (the users'
+    addresses, in name order) and ``peers`` a peer entry per user, after the
+    site peers and in name order.
     """
     agent = dict(plan['agents'][host])
     users = plan['users']
+    classes = plan['classes']
     names = []
     groups = []
     for group in agent['firewall']['groups']:
-        if 'users' in group:
-            members = group['users']
+        if 'classes' in group:
+            members = sorted(name for class_id in group['classes'] for name in classes[class_id]['users'])
             names.extend(members)
             group = dict(group, sources=[users[name]['address'] for name in members])
-            del group['users']
+            del group['classes'], group['peer']
         groups.append(group)
     agent['firewall'] = dict(agent['firewall'], groups=groups)
     agent['peers'] = agent['peers'] + [_user_peer(users[name]) for name in sorted(names)]
@@ -209,9 +215,9 @@ def agent_plan(plan, host):
 
 def is_whole(agent):
     """Whether ``agent`` is a whole agent plan (``agent_plan``), not the
-    plan's own entry whose user groups name their users."""
+    plan's own entry whose user groups name their classes."""
     groups = (agent.get('firewall') or {}).get('groups') or []
-    return not any(isinstance(group, dict) and 'users' in group for group in groups)
+    return not any(isinstance(group, dict) and 'classes' in group for group in groups)
 
 
 def _user_peer(user):
@@ -228,24 +234,44 @@ def _user_peer(user):
     }
 
 
-def user_plan(plan, name):
-    """The whole plan of user ``name``: what a client configuration is made
-    of (``mesh_wgconf.client_config``)."""
-    user = plan['users'][name]
+def user_plans(plan, names=None):
+    """``{name: whole plan}`` of the users ``names`` (all when None): what
+    a client configuration is made of (``mesh_wgconf.client_config``).
+
+    A class's site peers are those of the agents' firewall groups naming
+    it, one per site, in site order: one pass over the agents gives them
+    for every class.
+    """
+    site_peers = plan['site_peers']
+    class_peers = {}
+    for agent in plan['agents'].values():
+        for group in agent['firewall']['groups']:
+            for class_id in group.get('classes', ()):
+                class_peers.setdefault(class_id, []).append(group['peer'])
     network = plan['network']
-    entry = plan['access'][user['access']]
     keepalive = network['keepalive']
-    return {
-        'name': user['name'],
-        'address': user['address'],
-        'prefix': 32,
-        'dns': list(entry['dns']),
-        'mtu': network['mtu'],
-        'expired': user['expired'],
-        'public_key': user['public_key'],
-        'peers': [dict(plan['site_peers'][peer_id], keepalive=keepalive) for peer_id in entry['site_peers']],
-        'pending_keys': list(entry['pending_keys']),
-    }
+    out = {}
+    for name in (plan['users'] if names is None else names):
+        user = plan['users'][name]
+        entry = plan['classes'][user['class']]
+        peer_ids = sorted(class_peers.get(user['class'], ()), key=lambda peer_id: site_peers[peer_id]['site'])
+        out[name] = {
+            'name': user['name'],
+            'address': user['address'],
+            'prefix': 32,
+            'dns': list(entry['dns']),
+            'mtu': network['mtu'],
+            'expired': user['expired'],
+            'public_key': user['public_key'],
+            'peers': [dict(site_peers[peer_id], keepalive=keepalive) for peer_id in peer_ids],
+            'pending_keys': list(entry['pending_keys']),
+        }
+    return out
+
+
+def user_plan(plan, name):
+    """The whole plan of user ``name`` (``user_plans`` of one user)."""
+    return user_plans(plan, [name])[name]
 
 
 def cidrs(intervals):

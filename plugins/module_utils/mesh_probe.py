@@ -93,7 +93,8 @@ def _firewall_allows(agent, src, dst, proto, port, to_agent):
 def expected(plan, principal, source, address, proto, port, whole=None):
     """Whether the plan lets ``principal`` (``user:NAME`` or ``site:NAME``),
     sending from ``source``, reach ``address`` with ``proto``/``port``.
-    ``whole`` keeps the agents' whole plans (``agent_plan``) between calls."""
+    ``whole`` keeps the agents' and users' whole plans (``agent_plan``,
+    ``user_plan``) between calls."""
     kind, _sep, name = principal.partition(':')
     name = name.partition(':')[0]
     try:
@@ -110,7 +111,9 @@ def expected(plan, principal, source, address, proto, port, whole=None):
     if kind == 'user':
         if name not in plan['users'] or plan['users'][name]['expired']:
             return False
-        user = user_plan(plan, name)
+        if ('user', name) not in whole:
+            whole[('user', name)] = user_plan(plan, name)
+        user = whole[('user', name)]
         routed = any(p['site'] == owner['site'] and address_in(dst, p['allowed_ips']) for p in user['peers'])
         accepted = any(p['name'] == 'user:' + name and address_in(src, p['allowed_ips']) for p in owner['peers'])
         return routed and accepted and _firewall_allows(owner, src, dst, proto, port, to_agent)

@@ -118,15 +118,17 @@ plan:
       type: dict
     agents:
       description:
-        - Per agent host, its address, site peers, routes, forwarding, masquerade and firewall groups; a group of
-          users names them (C(users)), their addresses and peer entries are in C(users).
+        - Per agent host, its address, site peers, routes, forwarding, masquerade and firewall groups. A group of
+          users names their classes (C(classes), IDs in C(classes)) and the site peer their clients have for this
+          site (C(peer), an ID in C(site_peers)); their addresses and peer entries are in C(users).
       type: dict
     users:
-      description: Per user, its overlay address, public key, whether it expired, and its access class (C(access)).
+      description: Per user, its overlay address, public key, whether it expired, and its class (C(class)).
       type: dict
-    access:
-      description: Per access class, the site peers its users have (IDs in C(site_peers)), their DNS servers and
-        the sites whose keys are pending.
+    classes:
+      description:
+        - Per class of users with the same policies, its users, their DNS servers and the sites whose keys are
+          pending. Which site peers a class has is said once, by the agents' groups that name it.
       type: dict
     site_peers:
       description: Per ID, what a client needs to reach one site (public key, endpoint, AllowedIPs).

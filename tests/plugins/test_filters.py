@@ -247,8 +247,8 @@ def test_nft_elements(filtered):
     ('kind', "nft_elements: kind must be one of ports, other, ping, agent_ports, agent_other, agent_ping, not 'tcp'"),
     ('groups_dict', 'nft_elements expects the firewall groups of an agent plan: '),
     ('groups_missing', "nft_elements expects the firewall groups of an agent plan: 'ports'"),
-    ('groups_lean', 'nft_elements expects the firewall groups of an agent plan: a group names its users; give '
-                    'the groups of plan | meshconnect.mesh.agent_plan(HOST)'),
+    ('groups_lean', 'nft_elements expects the firewall groups of an agent plan: a group names its classes of '
+                    'users; give the groups of plan | meshconnect.mesh.agent_plan(HOST)'),
     ('drift_lean', "agent_drift expects an agent's whole plan: give it plan | meshconnect.mesh.agent_plan(HOST)"),
     ('agent_plan_host', "agent_plan: the plan has no agent 'nobody'"),
 ])

@@ -7,6 +7,7 @@ from meshcase import agent, build, firewall_access, firewall_boxes, inventory, k
 
 from ansible_collections.meshconnect.mesh.plugins.module_utils.mesh_flows import nft_elements
 from ansible_collections.meshconnect.mesh.plugins.module_utils.mesh_net import EVERYTHING, PortSet, parse_ip
+from ansible_collections.meshconnect.mesh.plugins.module_utils.mesh_plans import is_whole, user_plans
 
 
 def _with_build_server(**extra):
@@ -331,13 +332,22 @@ def test_users_with_equal_access_share_their_plan():
     inv['users'].extend({'name': 'dev%d' % i, 'groups': ['dev'], 'public_key': key(100 + i)} for i in range(50))
     result = build(inv)
     plan = result['plan']
-    # Fifty more users: fifty small entries, no new access entry, no new site peer.
-    assert plan['access'] == base['access'] and plan['site_peers'] == base['site_peers']
-    assert set(plan['users']['dev7']) == set(['name', 'address', 'expired', 'public_key', 'access'])
-    assert plan['users']['dev7']['access'] == plan['users']['bob']['access']
+    # Fifty more users: fifty small entries and fifty names in their class; no new class, no new site peer.
+    assert plan['site_peers'] == base['site_peers'] and len(plan['classes']) == len(base['classes'])
+    assert set(plan['users']['dev7']) == set(['name', 'address', 'expired', 'public_key', 'class'])
+    shared = plan['users']['bob']['class']
+    assert plan['users']['dev7']['class'] == shared
+    assert plan['classes'][shared]['users'] == sorted(['bob'] + ['dev%d' % i for i in range(50)])
     # Each user's whole plan is still there for whoever needs it.
     dev7, bob = user(result, 'dev7'), user(result, 'bob')
     assert dev7['peers'] == bob['peers'] and dev7['dns'] == bob['dns'] and dev7['address'] != bob['address']
+    assert user_plans(plan) == dict((name, user(result, name)) for name in plan['users'])
+
+
+def _named(agent_entry, plan):
+    """The users a lean agent entry's groups name through their classes."""
+    return sorted(name for g in agent_entry['firewall']['groups'] for class_id in g.get('classes', ())
+                  for name in plan['classes'][class_id]['users'])
 
 
 def test_agents_name_their_users_and_the_whole_plan_has_their_peers():
@@ -347,21 +357,31 @@ def test_agents_name_their_users_and_the_whole_plan_has_their_peers():
     hq_host = [h for h, a in plan['agents'].items() if a['site'] == 'hq'][0]
     lean = plan['agents'][hq_host]
     assert all(p['kind'] == 'site' for p in lean['peers'])
-    user_groups = [g for g in lean['firewall']['groups'] if 'users' in g]
-    named = sorted(name for g in user_groups for name in g['users'])
-    assert named and all(name in plan['users'] and 'sources' not in g for g in user_groups for name in g['users'])
+    user_groups = [g for g in lean['firewall']['groups'] if 'classes' in g]
+    named = _named(lean, plan)
+    assert named and all(name in plan['users'] for name in named)
+    assert all('sources' not in g and g['peer'] in plan['site_peers'] for g in user_groups)
+    assert not is_whole(lean)
     whole = agent(result, 'hq')
+    assert is_whole(whole)
     assert [p['name'] for p in whole['peers'] if p['kind'] == 'user'] == ['user:' + name for name in named]
     assert whole['peers'][:len(lean['peers'])] == lean['peers']
     bob = peer(whole, 'user:bob')
     assert bob['allowed_ips'] == [plan['users']['bob']['address'] + '/32']
     assert bob['public_key'] == plan['users']['bob']['public_key']
-    assert all('users' not in g and g['sources'] for g in whole['firewall']['groups'])
+    assert all('classes' not in g and 'peer' not in g and g['sources'] for g in whole['firewall']['groups'])
     assert [plan['users']['bob']['address']] in [[s for s in g['sources'] if s == plan['users']['bob']['address']]
                                                  for g in whole['firewall']['groups']]
+    # The site peer a group names is the one its users' clients have for hq.
+    for group in user_groups:
+        for class_id in group['classes']:
+            for name in plan['classes'][class_id]['users']:
+                hq_peers = [p for p in user(result, name)['peers'] if p['site'] == 'hq']
+                assert [dict(p, keepalive=None) for p in hq_peers] == [
+                    dict(plan['site_peers'][group['peer']], keepalive=None)]
     # Fifty more users of one team: fifty names more on the agent, nothing else.
     inv['users'].extend({'name': 'dev%d' % i, 'groups': ['dev'], 'public_key': key(100 + i)} for i in range(50))
-    bigger = build(inv)['plan']['agents'][hq_host]
-    assert sorted(name for g in bigger['firewall']['groups'] if 'users' in g for name in g['users']) == sorted(
-        named + ['dev%d' % i for i in range(50)])
+    bigger_plan = build(inv)['plan']
+    bigger = bigger_plan['agents'][hq_host]
+    assert _named(bigger, bigger_plan) == sorted(named + ['dev%d' % i for i in range(50)])
     assert bigger['peers'] == lean['peers'] and len(bigger['firewall']['groups']) == len(lean['firewall']['groups'])
