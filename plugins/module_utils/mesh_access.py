@@ -125,6 +125,15 @@ def from_pieces(pieces):
     pieces = [piece for piece in pieces if piece[2]]
     if len(pieces) <= 1:
         return [tuple(piece) for piece in pieces]
+    if all(pieces[k][1] < pieces[k + 1][0] for k in range(len(pieces) - 1)):
+        # Already sorted and disjoint (one resource's map): only neighbours with equal ports to merge.
+        out = []
+        for lo, hi, ports in pieces:
+            if out and out[-1][1] == lo - 1 and out[-1][2] == ports:
+                out[-1] = (out[-1][0], hi, ports)
+            else:
+                out.append((lo, hi, ports))
+        return out
     bounds = sorted(set([lo for lo, _hi, _ps in pieces] + [hi + 1 for _lo, hi, _ps in pieces]))
     order = sorted(pieces, key=lambda piece: piece[0])
     unions = {}
@@ -203,39 +212,58 @@ def grant_pieces(grant, sites, deny=False):
     narrowed by the term's ports; an except term without ports removes every
     port of the resource's addresses.
     """
-    site_names = sites if grant.site == '*' else [grant.site]
-    for site_name in site_names:
-        site = sites[site_name]
-        if grant.resource == '*':
-            resources = site.resources.values()
-        elif grant.resource in site.resources:
-            resources = [site.resources[grant.resource]]
-        else:
-            resources = []
-        for resource in resources:
-            if deny:
-                yield site_name, resource.lo, resource.hi, EVERYTHING if grant.ports is None else grant.ports
-                continue
-            for lo, hi, ports in resource.amap:
-                if grant.ports is not None:
-                    ports = ports.intersect(grant.ports)
-                if ports:
-                    yield site_name, lo, hi, ports
+    for site_name in _grant_sites(grant, sites):
+        for lo, hi, ports in _site_pieces(grant, sites[site_name], deny):
+            yield site_name, lo, hi, ports
 
 
-def policy_access(policy, sites):
-    """site -> access map for one policy: allow minus except."""
+def _grant_sites(grant, sites):
+    return sites if grant.site == '*' else [grant.site]
+
+
+def _site_pieces(grant, site, deny):
+    """``(lo, hi, PortSet)`` of one policy term at one site (``grant_pieces``)."""
+    if grant.resource == '*':
+        resources = site.resources.values()
+    elif grant.resource in site.resources:
+        resources = [site.resources[grant.resource]]
+    else:
+        return
+    for resource in resources:
+        if deny:
+            yield resource.lo, resource.hi, EVERYTHING if grant.ports is None else grant.ports
+            continue
+        for lo, hi, ports in resource.amap:
+            if grant.ports is not None:
+                ports = ports.intersect(grant.ports)
+            if ports:
+                yield lo, hi, ports
+
+
+def policy_access(policy, sites, terms=None):
+    """site -> access map for one policy: allow minus except.
+
+    ``terms``, a dict kept between calls, holds the map each allow term
+    gives at a site; where one term of a policy reaches a site, that map is
+    the policy's there, and policies granting the same term share the work.
+    """
+    terms = {} if terms is None else terms
     allowed = {}
     for grant in policy.allow:
-        for site_name, lo, hi, ports in grant_pieces(grant, sites):
-            allowed.setdefault(site_name, []).append((lo, hi, ports))
+        for site_name in _grant_sites(grant, sites):
+            key = (site_name, grant.resource, grant.ports)
+            if key not in terms:
+                terms[key] = from_pieces(list(_site_pieces(grant, sites[site_name], False)))
+            allowed.setdefault(site_name, []).append(terms[key])
     denied = {}
     for grant in policy.deny:
         for site_name, lo, hi, ports in grant_pieces(grant, sites, deny=True):
             denied.setdefault(site_name, []).append((lo, hi, ports))
     out = {}
     for site_name in sorted(allowed):
-        amap = from_pieces(allowed[site_name])
+        maps = allowed[site_name]
+        # Pieces of several terms add up as the terms' own pieces do.
+        amap = list(maps[0]) if len(maps) == 1 else from_pieces([piece for amap in maps for piece in amap])
         if site_name in denied:
             amap = subtract(amap, from_pieces(denied[site_name]))
         if amap:

@@ -4,7 +4,7 @@
 """Access classes: users with the same policies share one class.
 
 Part of the compiler (see ``mesh_compile``): ``AccessClasses`` is mixed into
-its ``_Compiler`` and fills ``policy_access``, ``user_policies``, ``classes``,
+its ``_Compiler`` and fills ``policy_access``, ``user_policies``,
 ``class_maps``, ``user_class``, ``class_users``, ``class_pending``, ``site_classes`` and
 ``class_dns``.
 """
@@ -19,14 +19,13 @@ class SiteMap:
     """What a class of users may reach at one site, and what follows from
     it; classes share them: equal maps of a site are one SiteMap."""
 
-    __slots__ = ('site', 'amap', 'peer', 'pending', 'owner', 'grant', 'group')
+    __slots__ = ('site', 'amap', 'peer', 'pending', 'grant', 'group')
 
     def __init__(self, site, amap):
         self.site = site
         self.amap = amap
         self.peer = None    # the ID of a user's peer for the site in the plan's site_peers (mesh_plans)
         self.pending = None  # the peer's name when the site's key is not known yet
-        self.owner = None   # [(lo, hi, site, site)] for the user overlap check
         self.grant = None   # the matrix grant ID of the map (mesh_reach; '' when it reaches nothing)
         self.group = None   # the firewall elements of the map (mesh_flows.flow_group without sources)
 
@@ -36,14 +35,21 @@ class AccessClasses:
 
     def _evaluate_policies(self):
         model = self.model
-        self.policy_access = dict((p.name, access.policy_access(p, model.sites)) for p in model.policies)
-        by_user = dict((name, []) for name in model.users)
+        terms = {}
+        self.policy_access = dict((p.name, access.policy_access(p, model.sites, terms)) for p in model.policies)
+        # A user's policies: those naming the user and those of the user's groups.
+        group_policies, named = {}, {}
         for policy in model.policies:
-            names = set(policy.users)
             for group in policy.groups:
-                names.update(model.groups.get(group, ()))
-            for name in names:
-                by_user[name].append(policy.name)
+                group_policies.setdefault(group, []).append(policy.name)
+            for name in policy.users:
+                named.setdefault(name, []).append(policy.name)
+        by_user = {}
+        for name, user in model.users.items():
+            names = set(named.get(name, ()))
+            for group in user.groups:
+                names.update(group_policies.get(group, ()))
+            by_user[name] = sorted(names)
         self.user_policies = by_user
 
         undeliverable = {}
@@ -59,23 +65,28 @@ class AccessClasses:
                                'forward UDP %d to the agent and set endpoint and port_forwarding: true.'
                                % model.sites[site_name].endpoint_port)
 
-        # Users with the same policies share one access class: site -> map
-        # in ``classes``, the same as [SiteMap] in ``class_maps``.
-        self.classes = {}
+        # Users with the same policies share one access class: its [SiteMap]
+        # in ``class_maps`` (``class_access`` gives site -> map).
         self.class_maps = {}
         self.user_class = {}
-        policy_maps = {}    # policy -> [(site, SiteMap)], dialable sites only
+        policy_maps = {}    # policy -> {site: SiteMap}, dialable sites only
         for policy in model.policies:
-            policy_maps[policy.name] = [(site_name, self._site_map(site_name, amap))
-                                        for site_name, amap in self.policy_access[policy.name].items()
-                                        if model.sites[site_name].dialable]
+            policy_maps[policy.name] = dict((site_name, self._site_map(site_name, amap))
+                                            for site_name, amap in self.policy_access[policy.name].items()
+                                            if model.sites[site_name].dialable)
+        group_maps = dict((group, self._fold([policy_maps[p] for p in names]))
+                          for group, names in group_policies.items())
         for name, user in model.users.items():
-            key = () if user.expired else tuple(sorted(by_user[name]))
-            if key not in self.classes:
-                self.class_maps[key] = self._class_access(key, policy_maps)
-                self.classes[key] = dict((m.site, m.amap) for m in self.class_maps[key])
+            key = () if user.expired else tuple(by_user[name])
+            if key not in self.class_maps:
+                # What the user's groups grant, then what the user is granted by name.
+                parts = [] if user.expired else (
+                    [group_maps[g] for g in user.groups if g in group_maps]
+                    + [policy_maps[p] for p in named.get(name, ())])
+                by_site = self._fold(parts)
+                self.class_maps[key] = [by_site[site_name] for site_name in sorted(by_site)]
             self.user_class[name] = key
-            if not user.expired and not self.classes[key]:
+            if not user.expired and not self.class_maps[key]:
                 self.problems.warn("user '%s'" % name, 'is granted nothing reachable; the client bundle has '
                                    'no peers.', 'add the user or a group of theirs to a policy.')
 
@@ -87,14 +98,21 @@ class AccessClasses:
             if key not in self.class_users:
                 self.class_users[key] = []
             self.class_users[key].append(user)
-        # The peers of each class whose keys are not known yet.
-        self.class_pending = dict((key, ['user:' + user.name for user in users if user.public_key is None])
-                                  for key, users in self.class_users.items())
+        # The peers of classes whose keys are not known yet (classes without any are left out).
+        self.class_pending = {}
+        for key, users in self.class_users.items():
+            names = ['user:' + user.name for user in users if user.public_key is None]
+            if names:
+                self.class_pending[key] = names
         self.site_classes = dict((name, []) for name in model.sites)
         for key in self.class_users:
             for site_map in self.class_maps[key]:
                 if site_map.amap:
                     self.site_classes[site_map.site].append((key, site_map))
+
+    def class_access(self, key):
+        """site -> access map of class ``key``."""
+        return dict((m.site, m.amap) for m in self.class_maps[key])
 
     def _site_map(self, site_name, amap):
         """The one SiteMap of ``site_name`` with a map equal to ``amap``."""
@@ -103,22 +121,24 @@ class AccessClasses:
             self.site_maps[value] = SiteMap(site_name, amap)
         return self.site_maps[value]
 
-    def _class_access(self, key, policy_maps):
-        """[SiteMap] for the policies ``key``, in site order, dialable
-        sites only: the maps ``access.merge_access`` gives for them.
+    def _fold(self, parts):
+        """``{site: SiteMap}``, the union of ``parts`` (each ``{site: SiteMap}``).
 
         A site has few distinct maps, so the unions are kept in ``unions``.
         """
         by_site = {}
-        for policy_name in key:
-            for site_name, site_map in policy_maps[policy_name]:
-                if site_name in by_site:
-                    pair = (by_site[site_name], site_map)
-                    if pair not in self.unions:
-                        self.unions[pair] = self._site_map(site_name, access.union(pair[0].amap, site_map.amap))
-                    site_map = self.unions[pair]
-                by_site[site_name] = site_map
-        return [by_site[site_name] for site_name in sorted(by_site)]
+        for maps in parts:
+            merged = {}
+            for site_name in by_site.keys() & maps.keys():
+                pair = (by_site[site_name], maps[site_name])
+                if pair[0] is pair[1]:
+                    continue
+                if pair not in self.unions:
+                    self.unions[pair] = self._site_map(site_name, access.union(pair[0].amap, pair[1].amap))
+                merged[site_name] = self.unions[pair]
+            by_site.update(maps)
+            by_site.update(merged)
+        return by_site
 
     def _dns(self):
         """Each class of users gets the network's DNS servers it can reach
@@ -140,7 +160,7 @@ class AccessClasses:
                         found.append(text)
                         break
             self.class_dns[key] = found
-            if self.classes[key]:
+            if self.class_maps[key]:
                 for text, _addr in servers:
                     if text not in found:
                         missing[text].extend(user.name for user in users if not user.expired)

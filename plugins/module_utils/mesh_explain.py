@@ -20,7 +20,7 @@ class Explainer:
     def _access_of(self, principal):
         """site -> access map of a test's or explain's source principal."""
         if principal[0] == 'user':
-            return self.classes[self.user_class[principal[1]]]
+            return self.class_access(self.user_class[principal[1]])
         _kind, site_name, resource = principal
         site = self.model.sites[site_name]
         out = {}

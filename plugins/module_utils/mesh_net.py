@@ -185,8 +185,11 @@ def contains(outer, inner):
 def prefix_interval(address, length):
     """The inclusive interval ``(lo, hi)`` of the /``length`` prefix holding ``address`` (host bits
     ignored): ``prefix_interval(parse_ip('10.0.0.7'), 24)`` is 10.0.0.0..10.0.0.255."""
-    network = ipaddress.IPv4Network((address, length), strict=False)
-    return int(network.network_address), int(network.broadcast_address)
+    if isinstance(length, bool) or not isinstance(length, int) or not 0 <= length <= 32:
+        raise ValueError('prefix length %r is not 0 to 32' % (length,))
+    host_bits = (1 << (32 - length)) - 1
+    lo = address & ~host_bits & 0xFFFFFFFF
+    return lo, lo | host_bits
 
 
 def format_cidr(address, length):

@@ -74,15 +74,17 @@ class Plans:
             # the plan's classes and users), with the site peer their
             # clients have for this site.
             by_map = {}     # SiteMap -> [class]; equal maps are one SiteMap
+            pending_users = self.class_pending
             for key, site_map in self.site_classes[site.name]:
                 if site_map not in by_map:
                     by_map[site_map] = []
                 by_map[site_map].append(key)
-                pending.extend(self.class_pending[key])
-            ordered = []
-            for site_map, keys in by_map.items():
-                first = min((self.class_users[key][0] for key in keys), key=lambda user: user.name)
-                ordered.append((first.address_text, site_map, keys))
+                if key in pending_users:
+                    pending.extend(pending_users[key])
+            # Classes come in the order of their first users (by name): a
+            # group's first class has its first user.
+            ordered = [(self.class_users[keys[0]][0].address_text, site_map, keys)
+                       for site_map, keys in by_map.items()]
             for _first, site_map, keys in sorted(ordered, key=lambda entry: entry[0]):
                 if site_map.group is None:
                     site_map.group = flow_group((), site_map.amap, net.allow_ping, agent_ranges)
@@ -122,6 +124,26 @@ class Plans:
                 'local_sources': [format_interval(lo, hi) for lo, hi in merge_intervals(local)],
             },
         }
+
+    def _may_clash(self, site_names):
+        """Whether two of ``site_names`` have resources with addresses in
+        common (only then can what a client routes to them overlap)."""
+        if self.clashing is None:
+            self.clashing = {}
+            spans = sorted((res.lo, res.hi, site.name) for site in self.model.sites.values()
+                           for res in site.resources.values())
+            open_spans = []     # (hi, site) of the spans that may still overlap the next one
+            for lo, hi, name in spans:
+                open_spans = [span for span in open_spans if span[0] >= lo]
+                for _ohi, other in open_spans:
+                    if other != name:
+                        self.clashing.setdefault(name, set()).add(other)
+                        self.clashing.setdefault(other, set()).add(name)
+                open_spans.append((hi, name))
+        if not self.clashing:
+            return False
+        names = set(site_names)
+        return any(self.clashing.get(name, set()) & names for name in names)
 
     def _check_overlaps(self, item, owner, fix):
         owner = sorted(owner)
@@ -163,24 +185,24 @@ class Plans:
     def _user_class(self, key, members, classes, site_peers):
         """The ID of class ``key`` in ``classes``; the first of its
         ``members`` is named if the class routes overlapping addresses."""
-        owner = []
         pending = []
         for site_map in self.class_maps[key]:
             if site_map.peer is None:
                 site = self.model.sites[site_map.site]
                 intervals = [(lo, hi) for lo, hi, _ps in site_map.amap]
-                site_map.owner = [(lo, hi, site.name, site.name) for lo, hi in merge_intervals(intervals)]
                 peer = {'name': 'site:' + site.name, 'site': site.name, 'public_key': site.public_key,
                         'endpoint': site.endpoint_text, 'allowed_ips': cidrs(intervals)}
                 site_map.peer = add_by_digest(site_peers, peer)
                 if site.public_key is None:
                     site_map.pending = peer['name']
-            owner.extend(site_map.owner)
             if site_map.pending:
                 pending.append(site_map.pending)
-        self._check_overlaps("user '%s'" % members[0].name, owner,
-                             'a client routes each address to one site; narrow the policies so that '
-                             'overlapping LANs are not granted together.')
+        if self._may_clash(site_map.site for site_map in self.class_maps[key]):
+            owner = [(lo, hi, site_map.site, site_map.site) for site_map in self.class_maps[key]
+                     for lo, hi in merge_intervals([(lo, hi) for lo, hi, _ps in site_map.amap])]
+            self._check_overlaps("user '%s'" % members[0].name, owner,
+                                 'a client routes each address to one site; narrow the policies so that '
+                                 'overlapping LANs are not granted together.')
         entry = {'users': [user.name for user in members], 'dns': list(self.class_dns[key]),
                  'pending_keys': sorted(pending)}
         return add_by_digest(classes, entry)

@@ -41,35 +41,47 @@ class Reachability:
         model = self.model
         matrix = {'resources': {}, 'grants': {}, 'classes': {}, 'members': {}}
         class_ids = {}      # users' access class -> matrix class ID ('': reaches nothing)
+        pieces = {}         # (lo, hi, PortSet) -> its row piece: sites' maps share many
         for name in model.users:
             key = self.user_class[name]
             if key not in class_ids:
-                grants = []
-                for site_map in self.class_maps[key]:
-                    if site_map.grant is None:
-                        site_map.grant = _add(matrix['grants'], _rows(model.sites[site_map.site], site_map.amap,
-                                                                      matrix['resources']))
-                    grants.append(site_map.grant)
-                class_ids[key] = _add(matrix['classes'], sorted(g for g in grants if g))
+                class_ids[key] = self._class_row(self.class_maps[key], matrix, pieces)
             if class_ids[key]:
                 matrix['members']['user:' + name] = class_ids[key]
         for principal in sorted(self.principal_access):
-            grants = [_add(matrix['grants'], _rows(model.sites[s_name], amap, matrix['resources']))
-                      for s_name, amap in sorted(self.principal_access[principal].items())]
-            class_id = _add(matrix['classes'], sorted(g for g in grants if g))
+            site_maps = [self._site_map(s_name, amap)
+                         for s_name, amap in sorted(self.principal_access[principal].items())]
+            class_id = self._class_row(site_maps, matrix, pieces)
             if class_id:
                 matrix['members']['site:%s:%s' % principal] = class_id
         return matrix
 
+    def _class_row(self, site_maps, matrix, pieces):
+        """The matrix class ID of what ``site_maps`` reach (each SiteMap's grant is added once)."""
+        grants = []
+        for site_map in site_maps:
+            if site_map.grant is None:
+                site_map.grant = _add(matrix['grants'], _rows(self.model.sites[site_map.site], site_map.amap,
+                                                              matrix['resources'], pieces))
+            if site_map.grant:
+                grants.append(site_map.grant)
+        return _add(matrix['classes'], sorted(grants))
 
-def _rows(site, amap, resources):
+
+def _rows(site, amap, resources, pieces):
     """``{resource ref: pieces}`` of what ``amap`` reaches at ``site``."""
     out = {}
     for res in site.resources.values():
         part = access.restrict(amap, res.lo, res.hi)
         if part:
-            out[res.ref] = [_piece(lo, hi, ps) for lo, hi, ps in part]
-            resources[res.ref] = format_interval(res.lo, res.hi)
+            row = []
+            for piece in part:
+                if piece not in pieces:
+                    pieces[piece] = _piece(*piece)
+                row.append(pieces[piece])
+            out[res.ref] = row
+            if res.ref not in resources:
+                resources[res.ref] = format_interval(res.lo, res.hi)
     return out
 
 

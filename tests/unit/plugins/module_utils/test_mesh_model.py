@@ -264,6 +264,25 @@ def test_one_user_granted_two_sites_with_overlapping_lans():
     assert_error(inv, "user 'bob'", 'overlapping', "via 'branch'", "via 'hq'")
 
 
+@pytest.mark.parametrize('address, clash', [
+    ('10.1.0.77', True),            # one address inside hq's LAN
+    ('10.0.0.0/15', True),          # a network holding hq's LAN
+    ('10.1.0.255', True),           # hq's last address
+    ('10.1.1.0/24', False),         # right after hq's LAN
+    ('10.0.255.0/24', False),       # right before it
+])
+def test_one_user_granted_sites_whose_resources_share_addresses(address, clash):
+    # Whatever the sizes and the order of the two ranges, sharing one address is a clash for a client.
+    inv = inventory()
+    site(inv, 'branch')['resources'].append({'name': 'other', 'address': address})
+    inv['links'] = []
+    inv['policies'] = [{'name': 'p1', 'users': ['bob'], 'allow': ['hq:lan', 'branch:other']}]
+    if clash:
+        assert_error(inv, "user 'bob'", 'overlapping', "via 'branch'", "via 'hq'")
+    else:
+        build(inv)
+
+
 def test_overlapping_lans_granted_to_different_users_are_fine():
     inv = inventory()
     site(inv, 'branch')['resources'].append({'name': 'clash', 'address': '10.1.0.0/28'})

@@ -3,6 +3,7 @@
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
 """Address and port arithmetic."""
 
+import ipaddress
 import random
 
 import pytest
@@ -11,7 +12,7 @@ from ansible_collections.meshconnect.mesh.plugins.module_utils import mesh_acces
 from ansible_collections.meshconnect.mesh.plugins.module_utils.mesh_net import (
     EVERYTHING, MAX_ADDR, NOTHING, AddressError, IntervalIndex, PortSet, cidr_interval, format_interval, format_ip,
     intersect_intervals, interval_to_cidrs, merge_intervals, parse_cidr, parse_ip, parse_port_spec,
-    subtract_intervals,
+    prefix_interval, subtract_intervals,
 )
 
 
@@ -259,3 +260,49 @@ def test_access_map_union_subtract_describe():
     assert not access.covers(both, ip('10.0.0.0'), ip('10.0.0.255'), PortSet.parse(['tcp/23']))
     assert access.touches(both, ip('10.0.0.5'), ip('10.0.0.5'), PortSet.parse(['tcp/22']))
     assert not access.touches(both, ip('10.0.0.5'), ip('10.0.0.5'), PortSet.parse(['tcp/23']))
+
+
+def test_prefix_interval_is_the_standard_librarys_network():
+    rng = random.Random(11)
+    for length in range(33):
+        for address in [0, 0xFFFFFFFF] + [rng.getrandbits(32) for _draw in range(50)]:
+            network = ipaddress.IPv4Network((address, length), strict=False)
+            assert prefix_interval(address, length) == (int(network.network_address),
+                                                        int(network.broadcast_address))
+
+
+@pytest.mark.parametrize('length', [-1, 33, True, '24', 24.0, None])
+def test_prefix_interval_refuses_a_length_outside_0_to_32(length):
+    with pytest.raises(ValueError):
+        prefix_interval(parse_ip('10.0.0.1'), length)
+
+
+def _by_address(amap, size):
+    """Ports per address of a small space: what a map means, whatever its pieces."""
+    out = [NOTHING] * size
+    for lo, hi, ports in amap:
+        for address in range(lo, hi + 1):
+            out[address] = out[address].union(ports) if out[address] else ports
+    return out
+
+
+def test_from_pieces_is_the_union_of_its_pieces_in_canonical_form():
+    # Overlapping or not, sorted or not: the map means the union, has disjoint sorted pieces, and no two
+    # neighbours with equal ports (so equal meanings are equal maps).
+    rng = random.Random(5)
+    port_sets = [PortSet.parse([spec]) for spec in ('tcp/22', 'tcp/443', 'udp/53', 'tcp/20-30')] + [EVERYTHING]
+    for _case in range(400):
+        pieces = []
+        cursor = rng.randrange(4)
+        for _piece in range(rng.randint(0, 6)):
+            if rng.random() < 0.5:       # disjoint and ascending, like one resource's map
+                lo = cursor + rng.randrange(3)
+            else:                       # anywhere: overlapping, out of order
+                lo = rng.randrange(40)
+            hi = min(lo + rng.randrange(8), 47)
+            cursor = hi + 1
+            pieces.append((lo, hi, rng.choice(port_sets)))
+        amap = access.from_pieces(pieces)
+        assert _by_address(amap, 48) == _by_address(pieces, 48)
+        for (_lo, hi, ports), (nlo, _nhi, nports) in zip(amap, amap[1:]):
+            assert hi < nlo and not (hi + 1 == nlo and ports == nports)
