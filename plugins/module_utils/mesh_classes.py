@@ -147,18 +147,21 @@ class AccessClasses:
         servers = [(text, parse_ip(text)) for text in self.net.dns]
         self.class_dns = {}
         missing = dict((text, []) for text, _addr in servers)
-        reaches = {}    # (SiteMap, server) -> whether the map covers the server on DNS_PORTS
+        # Only a class's map of a site holding a server can reach it.
+        reached = {}    # server -> the classes reaching it
+        for text, addr in servers:
+            reached[text] = set()
+            covered = {}    # SiteMap -> whether it covers the server on DNS_PORTS
+            for name, site in self.model.sites.items():
+                if not any(res.lo <= addr <= res.hi for res in site.resources.values()):
+                    continue
+                for key, site_map in self.site_classes[name]:
+                    if site_map not in covered:
+                        covered[site_map] = access.covers(site_map.amap, addr, addr, DNS_PORTS)
+                    if covered[site_map]:
+                        reached[text].add(key)
         for key, users in self.class_users.items():
-            site_maps = self.class_maps[key]
-            found = []
-            for text, addr in servers:
-                for site_map in site_maps:
-                    pair = (site_map, text)
-                    if pair not in reaches:
-                        reaches[pair] = access.covers(site_map.amap, addr, addr, DNS_PORTS)
-                    if reaches[pair]:
-                        found.append(text)
-                        break
+            found = [text for text, _addr in servers if key in reached[text]]
             self.class_dns[key] = found
             if self.class_maps[key]:
                 for text, _addr in servers:

@@ -34,9 +34,10 @@ def flow_group(sources, amap, allow_ping, agent_ranges):
     destination.  Destinations in a map are disjoint, so the elements never
     overlap.
     """
-    forward = access.subtract(amap, [(lo, hi, EVERYTHING) for lo, hi in agent_ranges])
+    touched = [(lo, hi) for lo, hi in agent_ranges if access.touches(amap, lo, hi)]
+    forward = access.subtract(amap, [(lo, hi, EVERYTHING) for lo, hi in touched]) if touched else amap
     agent = NOTHING
-    for lo, hi in agent_ranges:
+    for lo, hi in touched:
         for _plo, _phi, ps in access.restrict(amap, lo, hi):
             agent = agent.union(ps)
     ports, other, ping = [], [], []

@@ -259,7 +259,7 @@ class _Walk:
         self.errors = []
 
     def error(self, where, problem, fix=None):
-        text = '%s %s.' % (where, problem)
+        text = '%s %s.' % (_where_text(where), problem)
         if fix:
             text += ' Fix: ' + fix
         self.errors.append(text)
@@ -286,9 +286,9 @@ class _Walk:
                 self.error(where, 'must be %s, not %s' % (kind.words, describe(value)),
                            'write a YAML list: one "- " line per entry, or [a, b].')
                 return
-            parent = '' if top else where + ' '
+            parent = None if top else where
             for index, element in enumerate(value):
-                self.check(parent + _entry_name(kind, index, element), kind.of, element)
+                self.check(('entry', parent, kind, index, element), kind.of, element)
             return
         if isinstance(kind, Mapping):
             if not isinstance(value, dict):
@@ -309,9 +309,9 @@ class _Walk:
                 if isinstance(inner, Seq) and inner.word != 'entry' and isinstance(value[key], list):
                     # Named entries of an inner list read as part of their owner: site 'hq' resource 'db'.
                     for index, element in enumerate(value[key]):
-                        self.check('%s %s' % (where, _entry_name(inner, index, element)), inner.of, element)
+                        self.check(('entry', where, inner, index, element), inner.of, element)
                     continue
-                self.check('%s: %s' % (where, key), field, value[key])
+                self.check(('key', where, key), field, value[key])
             return
         if isinstance(kind, MapOf):
             if not isinstance(value, dict):
@@ -320,9 +320,9 @@ class _Walk:
             for key in value:
                 problem = kind.key.problem(key)
                 if problem:
-                    self.error('%s: key %s' % (where, show(key)), problem, kind.key.fix)
+                    self.error('%s: key %s' % (_where_text(where), show(key)), problem, kind.key.fix)
                     continue
-                self.check('%s: %s' % (where, key), kind.of, value[key])
+                self.check(('key', where, key), kind.of, value[key])
             return
         problem = kind.problem(value)
         if problem:
@@ -339,6 +339,19 @@ def _outer_matches(kind, value):
     if isinstance(kind, Str):
         return isinstance(value, str)
     return kind.problem(value) is None
+
+
+def _where_text(where):
+    """The text of ``where``: a string, or built only when a message needs it from
+    ``('key', parent, key)`` (``PARENT: KEY``) or ``('entry', parent, seq, index,
+    element)`` (``PARENT resource 'db'``; no parent for a top list's entries)."""
+    if isinstance(where, str):
+        return where
+    if where[0] == 'key':
+        return '%s: %s' % (_where_text(where[1]), where[2])
+    _kind, parent, seq, index, element = where
+    name = _entry_name(seq, index, element)
+    return name if parent is None else '%s %s' % (_where_text(parent), name)
 
 
 def _entry_name(seq, index, element):
@@ -385,7 +398,7 @@ def shape_and_clean(inventory):
             kept = []
             for index, element in enumerate(value):
                 before = len(walk.errors)
-                walk.check(_entry_name(seq, index, element), seq.of, element)
+                walk.check(('entry', None, seq, index, element), seq.of, element)
                 if len(walk.errors) == before:
                     kept.append(element)
             clean[key] = kept
