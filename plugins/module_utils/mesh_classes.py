@@ -5,7 +5,7 @@
 
 Part of the compiler (see ``mesh_compile``): ``AccessClasses`` is mixed into
 its ``_Compiler`` and fills ``policy_access``, ``user_policies``,
-``class_maps``, ``user_class``, ``class_users``, ``class_pending``, ``site_classes`` and
+``class_maps``, ``user_class``, ``class_users``, ``class_pending``, ``site_groups`` and
 ``class_dns``.
 """
 
@@ -90,8 +90,9 @@ class AccessClasses:
                 self.problems.warn("user '%s'" % name, 'is granted nothing reachable; the client bundle has '
                                    'no peers.', 'add the user or a group of theirs to a policy.')
 
-        # The users of each class, in user order; site -> [(class, SiteMap)]:
-        # the classes granted something there, in the order of their first user.
+        # The users of each class, in user order; site -> {SiteMap: [class]}:
+        # the classes granted something there by their map, in the order of
+        # their first users.
         self.class_users = {}
         for name, user in model.users.items():
             key = self.user_class[name]
@@ -104,11 +105,15 @@ class AccessClasses:
             names = ['user:' + user.name for user in users if user.public_key is None]
             if names:
                 self.class_pending[key] = names
-        self.site_classes = dict((name, []) for name in model.sites)
+        self.site_groups = dict((name, {}) for name in model.sites)
         for key in self.class_users:
             for site_map in self.class_maps[key]:
                 if site_map.amap:
-                    self.site_classes[site_map.site].append((key, site_map))
+                    by_map = self.site_groups[site_map.site]
+                    if site_map in by_map:
+                        by_map[site_map].append(key)
+                    else:
+                        by_map[site_map] = [key]
 
     def class_access(self, key):
         """site -> access map of class ``key``."""
@@ -151,15 +156,12 @@ class AccessClasses:
         reached = {}    # server -> the classes reaching it
         for text, addr in servers:
             reached[text] = set()
-            covered = {}    # SiteMap -> whether it covers the server on DNS_PORTS
             for name, site in self.model.sites.items():
                 if not any(res.lo <= addr <= res.hi for res in site.resources.values()):
                     continue
-                for key, site_map in self.site_classes[name]:
-                    if site_map not in covered:
-                        covered[site_map] = access.covers(site_map.amap, addr, addr, DNS_PORTS)
-                    if covered[site_map]:
-                        reached[text].add(key)
+                for site_map, keys in self.site_groups[name].items():
+                    if access.covers(site_map.amap, addr, addr, DNS_PORTS):
+                        reached[text].update(keys)
         for key, users in self.class_users.items():
             found = [text for text, _addr in servers if key in reached[text]]
             self.class_dns[key] = found

@@ -35,7 +35,7 @@ from ansible_collections.meshconnect.mesh.plugins.module_utils.mesh_explain impo
 from ansible_collections.meshconnect.mesh.plugins.module_utils.mesh_leases import allocate, state_document
 from ansible_collections.meshconnect.mesh.plugins.module_utils.mesh_links import Links
 from ansible_collections.meshconnect.mesh.plugins.module_utils.mesh_model import load_model
-from ansible_collections.meshconnect.mesh.plugins.module_utils.mesh_net import EVERYTHING, format_ip, parse_ip
+from ansible_collections.meshconnect.mesh.plugins.module_utils.mesh_net import EVERYTHING, format_ip
 from ansible_collections.meshconnect.mesh.plugins.module_utils.mesh_plans import Plans
 from ansible_collections.meshconnect.mesh.plugins.module_utils.mesh_reach import Reachability, diff_snapshots
 
@@ -95,14 +95,14 @@ class _Compiler(AccessClasses, Links, Plans, Reachability, Explainer):
         leases, lease_changes = allocate(self.net, members, lease_state, self.problems)
         self.problems.raise_if_any()
         for name, site in model.sites.items():
-            address = parse_ip(leases['agent/' + name])
+            address = leases['agent/' + name]
             site.address = address
             agent = site.resources['agent']
             agent.lo = agent.hi = address
             agent.cidr = '%s/32' % format_ip(address)
             agent.amap = [(address, address, EVERYTHING)]
         for name, user in model.users.items():
-            user.address = parse_ip(leases['user/' + name])
+            user.address = leases['user/' + name]
             user.address_text = format_ip(user.address)
 
         self._evaluate_policies()

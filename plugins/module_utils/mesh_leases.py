@@ -21,8 +21,9 @@ def allocate(network, members, previous, problems):
 
     ``members`` is the ordered list of member keys that need an address;
     ``previous`` the state document read from disk (or None).  ``leases`` maps
-    member -> address string; ``changes`` lists ``(action, member, address)``
-    for new and released leases.
+    member -> address (an integer; ``state_document`` writes them as text);
+    ``changes`` lists ``(action, member, address text)`` for new and released
+    leases.
     """
     item = "network '%s' (%s)" % (network.name, network.cidr)
     old = {}
@@ -83,7 +84,7 @@ def allocate(network, members, previous, problems):
     for member in sorted(old):
         if member not in wanted:
             changes.append(('released', member, format_ip(old[member])))
-    return dict((m, format_ip(a)) for m, a in sorted(leases.items())), changes
+    return dict(sorted(leases.items())), changes
 
 
 MEMBER_PREFIXES = ('agent/', 'user/')
@@ -124,9 +125,10 @@ def document_problem(document, network):
 
 
 def state_document(network, leases):
+    """The lease document of ``leases`` (member -> address integer), as written to disk."""
     return {
         'version': STATE_VERSION,
         'network': network.name,
         'cidr': network.cidr,
-        'leases': dict(sorted(leases.items())),
+        'leases': dict((member, format_ip(address)) for member, address in sorted(leases.items())),
     }

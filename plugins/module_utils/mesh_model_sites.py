@@ -343,7 +343,7 @@ def cap_resources(site):
         return
     caps = access.from_pieces(limited)
     for res in site.resources.values():
-        if res.kind != 'agent':
+        if res.kind != 'agent' and access.touches(caps, res.lo, res.hi):
             res.amap = access.cap(res.amap, caps)
 
 

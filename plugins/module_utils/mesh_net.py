@@ -229,6 +229,20 @@ def addresses_within(addresses, interval):
     return addresses[bisect.bisect_left(addresses, interval[0]):bisect.bisect_right(addresses, interval[1])]
 
 
+# Results of PortSet operations: an inventory has few distinct port sets and
+# combines them over and over.  Port sets never change, so results are shared;
+# the cache is emptied when it reaches _PORT_OPS_MAX entries.
+_PORT_OPS = {}
+_PORT_OPS_MAX = 1 << 16
+
+
+def _remember(key, value):
+    if len(_PORT_OPS) >= _PORT_OPS_MAX:
+        _PORT_OPS.clear()
+    _PORT_OPS[key] = value
+    return value
+
+
 class PortSet:
     """What may be reached on one address: TCP/UDP port intervals plus
     ``other`` (every protocol that has no ports, ICMP included).
@@ -275,15 +289,27 @@ class PortSet:
         return self == EVERYTHING
 
     def union(self, other):
-        return PortSet(self.tcp + other.tcp, self.udp + other.udp, self.other or other.other)
+        value = _PORT_OPS.get(('union', self, other))
+        if value is None:
+            value = _remember(('union', self, other),
+                              PortSet(self.tcp + other.tcp, self.udp + other.udp, self.other or other.other))
+        return value
 
     def intersect(self, other):
-        return PortSet(intersect_intervals(self.tcp, other.tcp), intersect_intervals(self.udp, other.udp),
-                       self.other and other.other)
+        value = _PORT_OPS.get(('intersect', self, other))
+        if value is None:
+            value = _remember(('intersect', self, other),
+                              PortSet(intersect_intervals(self.tcp, other.tcp),
+                                      intersect_intervals(self.udp, other.udp), self.other and other.other))
+        return value
 
     def subtract(self, other):
-        return PortSet(subtract_intervals(self.tcp, other.tcp), subtract_intervals(self.udp, other.udp),
-                       self.other and not other.other)
+        value = _PORT_OPS.get(('subtract', self, other))
+        if value is None:
+            value = _remember(('subtract', self, other),
+                              PortSet(subtract_intervals(self.tcp, other.tcp),
+                                      subtract_intervals(self.udp, other.udp), self.other and not other.other))
+        return value
 
     def covers(self, other):
         return not other.subtract(self)

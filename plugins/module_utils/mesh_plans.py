@@ -73,14 +73,11 @@ class Plans:
             # named by class (their users, addresses and peer entries are in
             # the plan's classes and users), with the site peer their
             # clients have for this site.
-            by_map = {}     # SiteMap -> [class]; equal maps are one SiteMap
-            pending_users = self.class_pending
-            for key, site_map in self.site_classes[site.name]:
-                if site_map not in by_map:
-                    by_map[site_map] = []
-                by_map[site_map].append(key)
-                if key in pending_users:
-                    pending.extend(pending_users[key])
+            by_map = self.site_groups[site.name]    # SiteMap -> [class]; equal maps are one SiteMap
+            if self.class_pending:
+                for keys in by_map.values():
+                    for key in keys:
+                        pending.extend(self.class_pending.get(key, ()))
             # Classes come in the order of their first users (by name): a
             # group's first class has its first user.
             ordered = [(self.class_users[keys[0]][0].address_text, site_map, keys)
