@@ -30,6 +30,7 @@ class Kind:
 
     words = 'a value'
     fix = 'see docs/inventory.md.'
+    leaf = True     # checked by problem() alone; the kinds holding other kinds are not
 
     def problem(self, value):
         return None
@@ -114,6 +115,8 @@ class Iface(Str):
 class Seq(Kind):
     """A list of ``of``; ``word`` names its entries in messages (``resource 'db'``, ``resource #2``)."""
 
+    leaf = False
+
     def __init__(self, of, word='entry'):
         self.of = of
         self.word = word
@@ -122,6 +125,8 @@ class Seq(Kind):
 
 class Mapping(Kind):
     """A mapping with known keys; ``required`` ones must be present."""
+
+    leaf = False
 
     words = 'a mapping'
 
@@ -134,6 +139,8 @@ class Mapping(Kind):
 class MapOf(Kind):
     """A mapping from names to ``of``."""
 
+    leaf = False
+
     def __init__(self, key, of, words):
         self.key = key
         self.of = of
@@ -142,6 +149,8 @@ class MapOf(Kind):
 
 class OneOf(Kind):
     """The first of ``kinds`` whose outer type matches; ``words`` says them all."""
+
+    leaf = False
 
     def __init__(self, kinds, words):
         self.kinds = kinds
@@ -158,6 +167,8 @@ def _plural(words):
 
 class Nullable(Kind):
     """``of``, or nothing (null), which means the default."""
+
+    leaf = False
 
     def __init__(self, of):
         self.of = of
@@ -274,6 +285,11 @@ class _Walk:
             if value is None:
                 return
             kind = kind.of
+        if kind.leaf:
+            problem = kind.problem(value)
+            if problem:
+                self.error(where, problem, kind.fix)
+            return
         if isinstance(kind, OneOf):
             for option in kind.kinds:
                 if _outer_matches(option, value):
@@ -324,9 +340,7 @@ class _Walk:
                     continue
                 self.check(('key', where, key), kind.of, value[key])
             return
-        problem = kind.problem(value)
-        if problem:
-            self.error(where, problem, kind.fix)
+        raise TypeError('unknown kind %r' % (kind,))
 
 
 def _outer_matches(kind, value):
