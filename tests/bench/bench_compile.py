@@ -3,13 +3,14 @@
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
 """Benchmark of the mesh compiler on synthetic inventories (``make bench``).
 
-Compiles a deterministic, realistic inventory at half and at full size and
-prints one line per size::
+Compiles a deterministic, realistic inventory at half, full and five times
+full size and prints one line per size::
 
     1000 sites, 10000 users, 2000 policies, 200 links: compile 1.23 s, peak 210 MiB
 
-then the ratio of the two compile times, which stays near 2 when the
-compiler's time grows with the size of the inventory and not faster.
+then, from one size to the next, the ratio of the compile times beside the
+growth of the inventory (its canonical JSON, facts included), of the plan
+and of the matrix: the time should grow like the inventory and not faster.
 
 Each size runs in a fresh child process (``--child``) so that the peak is
 that size's own: it is the child's peak resident set size as the kernel
@@ -417,6 +418,7 @@ def child(sizes):
     peak_bytes = peak if sys.platform == 'darwin' else peak * 1024   # bytes on macOS, KiB elsewhere
     matrix = result['matrix']
     print(json.dumps({'seconds': best, 'peak_mib': peak_bytes / 1048576.0,
+                      'inventory_mb': len(canonical_json([inventory, facts])) / 1e6,
                       'plan_mb': len(canonical_json(result['plan'])) / 1e6,
                       'matrix_mb': len(canonical_json(matrix)) / 1e6,
                       'grant_rows': sum(len(grant) for grant in matrix['grants'].values()),
@@ -431,19 +433,22 @@ def main():
     if args.child:
         child(args.child)
         return 0
-    times = []
+    measured_all = []
     for sizes in SIZES:
         out = subprocess.check_output([sys.executable, os.path.abspath(__file__), '--child']
                                       + [str(n) for n in sizes])
         measured = json.loads(out.decode('utf-8').strip().splitlines()[-1])
-        times.append(measured['seconds'])
+        measured_all.append(measured)
         print('%d sites, %d users, %d policies, %d links: compile %.2f s, peak %d MiB; plan %.1f MB, '
               'matrix %.1f MB (%d grant rows, %d classes, %d principals)'
               % (sizes + (measured['seconds'], round(measured['peak_mib']), measured['plan_mb'],
                           measured['matrix_mb'], measured['grant_rows'], measured['classes'], measured['members'])))
         sys.stdout.flush()
-    print('time ratio full/half: %.2f (sizes x%g)' % (times[1] / times[0], SIZES[1][0] / SIZES[0][0]))
-    print('time ratio x5/full: %.2f (sizes x%g)' % (times[2] / times[1], SIZES[2][0] / SIZES[1][0]))
+    for label, small, large in (('full/half', 0, 1), ('x5/full', 1, 2)):
+        ratio = dict((key, measured_all[large][key] / measured_all[small][key])
+                     for key in ('seconds', 'inventory_mb', 'plan_mb', 'matrix_mb'))
+        print('time ratio %s: %.2f (inventory x%.2f, plan x%.2f, matrix x%.2f)'
+              % (label, ratio['seconds'], ratio['inventory_mb'], ratio['plan_mb'], ratio['matrix_mb']))
     return 0
 
 

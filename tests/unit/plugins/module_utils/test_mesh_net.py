@@ -306,3 +306,18 @@ def test_from_pieces_is_the_union_of_its_pieces_in_canonical_form():
         assert _by_address(amap, 48) == _by_address(pieces, 48)
         for (_lo, hi, ports), (nlo, _nhi, nports) in zip(amap, amap[1:]):
             assert hi < nlo and not (hi + 1 == nlo and ports == nports)
+
+
+def test_port_set_results_are_remembered_within_a_bound(monkeypatch):
+    from ansible_collections.meshconnect.mesh.plugins.module_utils import mesh_net
+    monkeypatch.setattr(mesh_net, '_PORT_OPS', {})
+    monkeypatch.setattr(mesh_net, '_PORT_OPS_MAX', 8)
+    sets = [PortSet.parse(['tcp/%d-%d' % (n, n + 10)]) for n in range(1, 200, 7)]
+    for a in sets:
+        for b in sets:
+            # Asked again (remembered or not), an operation gives the same answer as a fresh computation.
+            for _twice in range(2):
+                assert a.union(b) == PortSet(a.tcp + b.tcp)
+                assert a.intersect(b) == PortSet(mesh_net.intersect_intervals(a.tcp, b.tcp))
+                assert a.subtract(b) == PortSet(mesh_net.subtract_intervals(a.tcp, b.tcp))
+            assert len(mesh_net._PORT_OPS) <= 8
