@@ -68,7 +68,7 @@ def public_from_private(private_b64):
 def ensure_key_dir(path):
     """Create ``path`` with mode 0700 (and fix the mode if it drifted)."""
     if not os.path.isdir(path):
-        os.makedirs(path, 0o700)
+        os.makedirs(path, 0o700, exist_ok=True)
     if os.stat(path).st_mode & 0o777 != 0o700:
         os.chmod(path, 0o700)
 

@@ -159,7 +159,7 @@ def write_json(path, data, mode=0o644):
         pass
     directory = os.path.dirname(path) or '.'
     if not os.path.isdir(directory):
-        os.makedirs(directory, 0o755)
+        os.makedirs(directory, 0o755, exist_ok=True)
     write_atomic(path, text.encode('utf-8'), mode)
     return True
 
@@ -277,7 +277,7 @@ class StateLock:
         if not os.path.isdir(self.state_dir):
             if not self.exclusive:
                 return self     # nothing to read yet, nothing to lock
-            os.makedirs(self.state_dir, 0o755)
+            os.makedirs(self.state_dir, 0o755, exist_ok=True)     # another run may create it meanwhile
         # Never through a symbolic link: the lock file is written (who holds it), and a link planted in
         # the state directory must not make a run write elsewhere.
         try:

@@ -242,3 +242,25 @@ def test_a_key_path_that_is_not_a_regular_file_is_named_and_never_read(tmp_path,
         os.symlink(str(target), str(path))
     with pytest.raises(keys.KeyFileError, match="user 'alice': the key file .* is not a regular file"):
         keys.load_public_key(str(keys_dir), 'alice')
+
+
+def test_a_directory_created_by_another_run_meanwhile_is_no_error(tmp_path, monkeypatch):
+    # Two first runs at once: both see no directory, the other one creates it first. Whatever creates a state
+    # directory (the lock, a state file, the key directory) must then go on, not fail with "File exists".
+    real_isdir = os.path.isdir
+    created = set()
+
+    def late_isdir(path):
+        if path not in created and not real_isdir(path):
+            os.makedirs(path)           # the other run wins the race
+            created.add(path)
+            return False
+        return real_isdir(path)
+
+    monkeypatch.setattr(os.path, 'isdir', late_isdir)
+    state_dir = str(tmp_path / 'state')
+    with state.StateLock(state_dir, exclusive=True, timeout=1):
+        pass
+    assert state.write_json(str(tmp_path / 'other' / 'leases.json'), {'version': 1})
+    keys.ensure_key_dir(str(tmp_path / 'keys'))
+    assert oct(os.stat(str(tmp_path / 'keys')).st_mode & 0o777) == '0o700'
