@@ -17,6 +17,7 @@ from ansible_collections.meshconnect.mesh.plugins.module_utils.mesh_keys import 
     KeyFileError, ensure_key_dir, key_path, public_from_private, read_private_key,
 )
 from ansible_collections.meshconnect.mesh.plugins.module_utils.mesh_plans import user_plans
+from ansible_collections.meshconnect.mesh.plugins.plugin_utils.mesh_action import fail, lock_timeout
 
 try:
     import segno
@@ -31,7 +32,7 @@ ARGUMENT_SPEC = {
     'state_dir': {'type': 'path'},
     'qr': {'type': 'bool', 'default': True},
     'prune': {'type': 'bool', 'default': True},
-    'lock_timeout': {'type': 'int', 'default': 300},
+    'lock_timeout': {'type': 'int'},
 }
 
 
@@ -48,17 +49,19 @@ class ActionModule(ActionBase):
     _requires_connection = False
 
     def run(self, tmp=None, task_vars=None):
+        task_vars = task_vars or {}
         result = super(ActionModule, self).run(tmp, task_vars)
         _validation, args = self.validate_argument_spec(argument_spec=ARGUMENT_SPEC)
         check_mode = bool(self._task.check_mode)
         state_dir = args['state_dir'] or os.path.dirname(os.path.abspath(args['keys_dir']))
+        timeout, problem = lock_timeout(args['lock_timeout'], self._templar, task_vars)
+        if problem:
+            return fail(result, problem)
         try:
-            with state.StateLock(state_dir, exclusive=not check_mode, timeout=args['lock_timeout'],
-                                 notify=self._display.display):
+            with state.StateLock(state_dir, exclusive=not check_mode, timeout=timeout, notify=self._display.display):
                 return self._run_locked(result, args, check_mode)
         except (state.StateError, MeshError) as exc:
-            result.update({'failed': True, 'msg': str(exc)})
-            return result
+            return fail(result, str(exc))
 
     def _run_locked(self, result, args, check_mode):
         plan, dest = args['plan'], args['dest']

@@ -10,13 +10,14 @@ from ansible.plugins.action import ActionBase
 
 from ansible_collections.meshconnect.mesh.plugins.module_utils import mesh_state as state
 from ansible_collections.meshconnect.mesh.plugins.module_utils.mesh_compile import compile_mesh, snapshot
-from ansible_collections.meshconnect.mesh.plugins.module_utils.mesh_errors import MeshError, show
+from ansible_collections.meshconnect.mesh.plugins.module_utils.mesh_errors import MeshError
 from ansible_collections.meshconnect.mesh.plugins.module_utils.mesh_keys import (
     KeyFileError, key_path, load_public_key, new_key_pair, write_private_key,
 )
 from ansible_collections.meshconnect.mesh.plugins.module_utils.mesh_schema import (
     MAX_EXPANDED, check_facts, expanded_size, shape_and_clean,
 )
+from ansible_collections.meshconnect.mesh.plugins.plugin_utils.mesh_action import fail, lock_timeout, play_var
 
 ARGUMENT_SPEC = {
     'agents_group': {'type': 'str', 'default': 'meshconnect_agents'},
@@ -30,7 +31,6 @@ ARGUMENT_SPEC = {
     'lock_timeout': {'type': 'int'},
 }
 
-DEFAULT_LOCK_TIMEOUT = 300
 # Magic variables that are Ansible's own views of the whole inventory, not values of it.
 UNCHECKED_VARS = frozenset(('hostvars', 'groups', 'vars', 'omit', 'ansible_facts', 'play_hosts',
                             'ansible_play_hosts', 'ansible_play_hosts_all', 'ansible_play_batch'))
@@ -105,15 +105,9 @@ class ActionModule(ActionBase):
         if problem:
             return self._fail(result, problem)
 
-        timeout = args['lock_timeout']
-        if timeout is None:
-            timeout = self._var(task_vars, 'meshconnect_lock_timeout')
-        if timeout is None:
-            timeout = DEFAULT_LOCK_TIMEOUT
-        if isinstance(timeout, str) and timeout.isascii() and timeout.isdigit():
-            timeout = int(timeout)      # from -e, extra variables are text
-        if isinstance(timeout, bool) or not isinstance(timeout, int) or timeout < 0:
-            return self._fail(result, 'meshconnect_lock_timeout must be a number of seconds, not %s' % show(timeout))
+        timeout, problem = lock_timeout(args['lock_timeout'], self._templar, task_vars)
+        if problem:
+            return self._fail(result, problem)
         try:
             # Runs that write (not in check mode) hold the state directory alone; readers share it.
             with state.StateLock(state_dir, exclusive=not check_mode, timeout=timeout,
@@ -232,6 +226,7 @@ class ActionModule(ActionBase):
             'report': report,
             'snapshot': recorded,
             'snapshot_file': snapshot_path,
+            'previous_digest': previous['digest'] if previous is not None else '',
             'state_dir': state_dir,
             'written': written,
             'modes_fixed': [{'path': path, 'mode': old, 'fixed_to': new} for path, old, new in fixed],
@@ -268,13 +263,8 @@ class ActionModule(ActionBase):
         }
 
     def _var(self, task_vars, name):
-        if name not in task_vars:
-            return None
-        return self._templar.template(task_vars[name])
+        return play_var(self._templar, task_vars, name)
 
     @staticmethod
     def _fail(result, msg, errors=None):
-        result.update({'failed': True, 'msg': msg})
-        if errors is not None:
-            result['errors'] = errors
-        return result
+        return fail(result, msg, errors)

@@ -49,9 +49,10 @@ options:
     type: bool
     default: true
   lock_timeout:
-    description: Seconds to wait for the lock on O(state_dir) while another run holds it.
+    description:
+      - Seconds to wait for the lock on O(state_dir) while another run holds it, then fail naming the holder.
+      - Defaults to C(meshconnect_lock_timeout), else 300.
     type: int
-    default: 300
 requirements:
   - segno (Python, on the controller) for QR codes
 extends_documentation_fragment:

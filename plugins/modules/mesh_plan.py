@@ -43,9 +43,9 @@ options:
     default: false
   record_snapshot:
     description:
-      - With O(record), write the snapshot now. Set it to V(false) to write the returned RV(snapshot) to
-        RV(snapshot_file) yourself once the plan is applied everywhere, as C(site.yml) does, so that a failed
-        run is not recorded as applied.
+      - With O(record), write the snapshot now. Set it to V(false) to record the returned RV(snapshot) with
+        M(meshconnect.mesh.mesh_record) once the plan is applied everywhere, as C(site.yml) does, so that a
+        failed run is not recorded as applied.
     type: bool
     default: true
   explain:
@@ -177,6 +177,12 @@ snapshot:
   type: dict
 snapshot_file:
   description: Where the snapshot is recorded.
+  returned: success
+  type: str
+previous_digest:
+  description:
+    - The plan digest recorded in the snapshot file when this run compiled (empty when none); give it to
+      M(meshconnect.mesh.mesh_record) as O(meshconnect.mesh.mesh_record#module:replaces).
   returned: success
   type: str
 state_dir:

@@ -1,0 +1,84 @@
+# -*- coding: utf-8 -*-
+# Copyright (c) 2026 MeshConnect
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+"""Controller face of the snapshot recorder (documentation in modules/mesh_record.py)."""
+
+import os
+
+from ansible.plugins.action import ActionBase
+
+from ansible_collections.meshconnect.mesh.plugins.module_utils import mesh_state as state
+from ansible_collections.meshconnect.mesh.plugins.module_utils.mesh_errors import show
+from ansible_collections.meshconnect.mesh.plugins.module_utils.mesh_reach import checked
+from ansible_collections.meshconnect.mesh.plugins.plugin_utils.mesh_action import fail, lock_timeout
+
+ARGUMENT_SPEC = {
+    'snapshot': {'type': 'dict', 'required': True},
+    'state_dir': {'type': 'path', 'required': True},
+    'replaces': {'type': 'str', 'required': True},
+    'lock_timeout': {'type': 'int'},
+}
+
+
+def snapshot_problem(snapshot):
+    """What makes ``snapshot`` something other than a snapshot of mesh_plan, or None."""
+    if not isinstance(snapshot.get('version'), int) or isinstance(snapshot.get('version'), bool):
+        return 'its version is %s, not a number' % show(snapshot.get('version'))
+    digest = snapshot.get('digest')
+    if not isinstance(digest, str) or len(digest) != 64 or any(c not in '0123456789abcdef' for c in digest):
+        return 'its digest is %s, not a plan digest' % show(digest)
+    if sorted(snapshot) != ['digest', 'matrix', 'version'] or checked(snapshot.get('matrix')) is None:
+        return 'it is not version, digest and a reachability matrix'
+    return None
+
+
+class ActionModule(ActionBase):
+    TRANSFERS_FILES = False
+    _requires_connection = False
+
+    def run(self, tmp=None, task_vars=None):
+        task_vars = task_vars or {}
+        result = super(ActionModule, self).run(tmp, task_vars)
+        _validation, args = self.validate_argument_spec(argument_spec=ARGUMENT_SPEC)
+        check_mode = bool(self._task.check_mode)
+        state_dir = os.path.abspath(args['state_dir'])
+        path = os.path.join(state_dir, state.SNAPSHOT)
+        result['snapshot_file'] = path
+        problem = snapshot_problem(args['snapshot'])
+        if problem:
+            return fail(result, 'snapshot is not the snapshot returned by mesh_plan: %s. Fix: pass '
+                        '"{{ REGISTERED.snapshot }}" of a meshconnect.mesh.mesh_plan task.' % problem)
+        if not state.has_state(state_dir):
+            if check_mode:
+                # mesh_plan in check mode writes no state either: a first run would record this snapshot.
+                result.update({'changed': True, 'digest': args['snapshot']['digest']})
+                return result
+            return fail(result, '%s holds no mesh state. Fix: pass the state_dir returned by mesh_plan.' % state_dir)
+        timeout, problem = lock_timeout(args['lock_timeout'], self._templar, task_vars)
+        if problem:
+            return fail(result, problem)
+        try:
+            with state.StateLock(state_dir, exclusive=not check_mode, timeout=timeout, notify=self._display.display):
+                return self._record(result, args, path, check_mode)
+        except state.StateError as exc:
+            return fail(result, str(exc))
+
+    def _record(self, result, args, path, check_mode):
+        snapshot = args['snapshot']
+        current = state.read_json(path)
+        state.check_document(path, current, {'version': int, 'digest': str, 'matrix': dict})
+        recorded = current['digest'] if current is not None else ''
+        if recorded not in (args['replaces'], snapshot['digest']):
+            return fail(result, '%s records plan %s, not %s that this run compiled against: another run recorded '
+                        'its plan meanwhile, and recording this one over it would make the next diff wrong. '
+                        'Nothing was written. Fix: run site.yml again.'
+                        % (path, recorded[:16] or 'none', args['replaces'][:16] or 'none'))
+        changed = current is None or state.dumps(current) != state.dumps(snapshot)
+        if changed and not check_mode:
+            state.write_json(path, snapshot)
+        result.update({'changed': changed, 'digest': snapshot['digest']})
+        if changed and self._task.diff:
+            result['diff'] = {'before_header': path, 'after_header': path,
+                              'before': 'plan %s\n' % recorded if recorded else '',
+                              'after': 'plan %s\n' % snapshot['digest']}
+        return result

@@ -1,0 +1,127 @@
+# -*- coding: utf-8 -*-
+# Copyright (c) 2026 MeshConnect
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+"""mesh_record: the applied plan's snapshot is written under the state lock, once, and never over a plan that
+another run recorded after this one compiled."""
+
+import json
+import os
+
+from meshrun import inventory, run_playbook, state_dir, write_inventory, write_playbook
+
+from ansible_collections.meshconnect.mesh.plugins.module_utils import mesh_state
+
+PLAYBOOK = '''---
+- name: Compile, then record as site.yml does
+  hosts: localhost
+  connection: local
+  gather_facts: false
+  tasks:
+    - name: Compile, recording facts but not the snapshot
+      meshconnect.mesh.mesh_plan:
+        record: true
+        record_snapshot: false
+      register: compiled
+
+    - name: Another run records its plan meanwhile
+      ansible.builtin.copy:
+        content: "{{ compiled.snapshot | combine({'digest': '0' * 64}) | to_json }}"
+        dest: "{{ compiled.snapshot_file }}"
+        mode: "0644"
+      when: meddle | default(false) | bool
+
+    - name: Record
+      meshconnect.mesh.mesh_record:
+        snapshot: "{{ snapshot | default(compiled.snapshot) }}"
+        state_dir: "{{ where | default(compiled.state_dir) }}"
+        replaces: "{{ compiled.previous_digest }}"
+      register: first
+      ignore_errors: true
+
+    - name: Record again
+      meshconnect.mesh.mesh_record:
+        snapshot: "{{ snapshot | default(compiled.snapshot) }}"
+        state_dir: "{{ where | default(compiled.state_dir) }}"
+        replaces: "{{ compiled.previous_digest }}"
+      register: second
+      ignore_errors: true
+
+    - name: Dump
+      ansible.builtin.copy:
+        content: "{{ {'compiled': compiled.snapshot, 'previous': compiled.previous_digest, 'first': first,
+                      'second': second} | to_json }}"
+        dest: "{{ playbook_dir }}/out.json"
+        mode: "0644"
+      check_mode: false
+'''
+
+
+def _run(tmp_path, *extra):
+    work = str(tmp_path)
+    inv = write_inventory(os.path.join(work, 'inv'), inventory(policy_tests=[]))
+    playbook = write_playbook(os.path.join(work, 'record.yml'), PLAYBOOK)
+    run = run_playbook(work, inv, playbook, *extra)
+    assert run.rc == 0, run.log
+    with open(os.path.join(work, 'out.json')) as handle:
+        out = json.load(handle)
+    path = os.path.join(state_dir(inv), mesh_state.SNAPSHOT)
+    return out, path, inv, work
+
+
+def _read(path):
+    with open(path, 'rb') as handle:
+        return handle.read()
+
+
+def test_records_once_then_changes_nothing(tmp_path):
+    out, path, _inv, _work = _run(tmp_path)
+    assert out['previous'] == ''
+    assert out['first']['changed'] is True and not out['first'].get('failed')
+    assert out['second']['changed'] is False and not out['second'].get('failed')
+    assert _read(path) == mesh_state.dumps(out['compiled']).encode('utf-8')
+    assert oct(os.stat(path).st_mode & 0o777) == '0o644'
+    assert out['first']['digest'] == out['compiled']['digest']
+
+
+def test_a_second_compile_replaces_what_it_read(tmp_path):
+    out, path, inv, work = _run(tmp_path)
+    # The next run compiles against the recorded plan and may record over it.
+    run = run_playbook(work, inv, os.path.join(work, 'record.yml'))
+    assert run.rc == 0, run.log
+    with open(os.path.join(work, 'out.json')) as handle:
+        again = json.load(handle)
+    assert again['previous'] == out['compiled']['digest']
+    assert not again['first'].get('failed') and again['first']['changed'] is False
+
+
+def test_check_mode_writes_nothing(tmp_path):
+    # On a new state directory (mesh_plan in check mode writes none) and on one with state.
+    out, path, inv, work = _run(tmp_path, '--check')
+    assert out['first']['changed'] is True and not out['first'].get('failed')
+    assert not os.path.exists(path)
+    assert run_playbook(work, inv, 'plan.yml').rc == 0       # leases, no snapshot
+    out, path, _inv, _work = _run(tmp_path, '--check')
+    assert out['first']['changed'] is True and not out['first'].get('failed')
+    assert not os.path.exists(path)
+
+
+def test_never_records_over_a_plan_recorded_meanwhile(tmp_path):
+    out, path, _inv, _work = _run(tmp_path, '-e', 'meddle=true')
+    for attempt in ('first', 'second'):
+        assert out[attempt].get('failed'), out[attempt]
+        assert 'another run recorded its plan meanwhile' in out[attempt]['msg']
+        assert 'Nothing was written' in out[attempt]['msg']
+    # The other run's record is untouched.
+    assert json.loads(_read(path).decode('utf-8'))['digest'] == '0' * 64
+
+
+def test_refuses_what_is_not_a_snapshot_and_a_directory_without_state(tmp_path):
+    bad = json.dumps({'snapshot': {'version': 4, 'digest': 'f' * 64, 'matrix': {'rows': []}}})
+    out, path, _inv, work = _run(tmp_path, '-e', bad)
+    assert out['first'].get('failed') and 'not the snapshot returned by mesh_plan' in out['first']['msg']
+    assert not os.path.exists(path)
+    empty = os.path.join(work, 'empty')
+    os.mkdir(empty)
+    out, _path, _inv, _work = _run(tmp_path, '-e', 'where=%s' % empty)
+    assert out['first'].get('failed') and 'holds no mesh state' in out['first']['msg']
+    assert os.listdir(empty) == []
