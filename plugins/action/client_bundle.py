@@ -12,6 +12,7 @@ from ansible_collections.meshconnect.mesh.plugins.module_utils import mesh_state
 from ansible_collections.meshconnect.mesh.plugins.module_utils.mesh_bundle import (
     MANIFEST, client_config, manifest_document, read_manifest, redact,
 )
+from ansible_collections.meshconnect.mesh.plugins.module_utils.mesh_compile import PLAN_VERSION
 from ansible_collections.meshconnect.mesh.plugins.module_utils.mesh_errors import MeshError
 from ansible_collections.meshconnect.mesh.plugins.module_utils.mesh_keys import (
     KeyFileError, ensure_key_dir, key_path, public_from_private, read_private_key,
@@ -65,6 +66,10 @@ class ActionModule(ActionBase):
 
     def _run_locked(self, result, args, check_mode):
         plan, dest = args['plan'], args['dest']
+        if plan.get('version') != PLAN_VERSION or not all(
+                isinstance(plan.get(key), dict) for key in ('users', 'classes', 'site_peers', 'agents', 'network')):
+            return fail(result, 'plan is not a plan of this mesh_plan (version %d), so nothing was written. Fix: pass '
+                        '"{{ REGISTERED.plan }}" of a meshconnect.mesh.mesh_plan task of the same run.' % PLAN_VERSION)
         if args['qr'] and not HAS_SEGNO:
             self._display.warning('the Python package segno is not installed on the controller: no QR codes written')
 
