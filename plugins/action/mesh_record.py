@@ -69,10 +69,14 @@ class ActionModule(ActionBase):
         state.check_document(path, current, {'version': int, 'digest': str, 'matrix': dict})
         recorded = current['digest'] if current is not None else ''
         if recorded not in (args['replaces'], snapshot['digest']):
-            return fail(result, '%s records plan %s, not %s that this run compiled against: another run recorded '
-                        'its plan meanwhile, and recording this one over it would make the next diff wrong. '
-                        'Nothing was written. Fix: run site.yml again.'
-                        % (path, recorded[:16] or 'none', args['replaces'][:16] or 'none'))
+            if current is None:
+                why = ('it was removed after this run compiled against plan %s, so the next diff would not be '
+                       'against what the agents ran before' % args['replaces'][:16])
+            else:
+                why = ('it records plan %s, not %s that this run compiled against: another run recorded its plan '
+                       'meanwhile, and recording this one over it would make the next diff wrong'
+                       % (recorded[:16], args['replaces'][:16] or 'none'))
+            return fail(result, '%s: %s. Nothing was written. Fix: run site.yml again.' % (path, why))
         changed = current is None or state.dumps(current) != state.dumps(snapshot)
         if changed and not check_mode:
             state.write_json(path, snapshot)

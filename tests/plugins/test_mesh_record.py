@@ -30,6 +30,12 @@ PLAYBOOK = '''---
         mode: "0644"
       when: meddle | default(false) | bool
 
+    - name: Somebody removes the record meanwhile
+      ansible.builtin.file:
+        path: "{{ compiled.snapshot_file }}"
+        state: absent
+      when: remove | default(false) | bool
+
     - name: Record
       meshconnect.mesh.mesh_record:
         snapshot: "{{ snapshot | default(compiled.snapshot) }}"
@@ -113,6 +119,17 @@ def test_never_records_over_a_plan_recorded_meanwhile(tmp_path):
         assert 'Nothing was written' in out[attempt]['msg']
     # The other run's record is untouched.
     assert json.loads(_read(path).decode('utf-8'))['digest'] == '0' * 64
+
+
+def test_never_records_when_the_record_it_replaces_was_removed_meanwhile(tmp_path):
+    out, path, inv, work = _run(tmp_path)
+    run = run_playbook(work, inv, os.path.join(work, 'record.yml'), '-e', 'remove=true')
+    assert run.rc == 0, run.log
+    with open(os.path.join(work, 'out.json')) as handle:
+        again = json.load(handle)
+    assert again['previous'] == out['compiled']['digest']
+    assert again['first'].get('failed') and 'it was removed after this run compiled' in again['first']['msg']
+    assert not os.path.exists(path)
 
 
 def test_refuses_what_is_not_a_snapshot_and_a_directory_without_state(tmp_path):
