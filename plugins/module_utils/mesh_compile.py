@@ -87,7 +87,7 @@ class _Compiler(AccessClasses, Links, Plans, Reachability, Explainer):
         self.site_maps = {}     # (site, map as a tuple) -> SiteMap: equal maps of a site are one
         self.unions = {}        # (SiteMap, SiteMap) -> SiteMap of their union
         self.class_ids = {}     # class -> its ID in the plan's classes
-        self.clashing = None    # site -> the sites whose resources share addresses with its own (mesh_plans)
+        self.clashing = None    # site -> the shared runs of overlapping resources it is in (mesh_plans)
 
     def run(self, lease_state, previous, explain):
         model = self.model

@@ -123,24 +123,37 @@ class Plans:
         }
 
     def _may_clash(self, site_names):
-        """Whether two of ``site_names`` have resources with addresses in
-        common (only then can what a client routes to them overlap)."""
+        """Whether two of ``site_names`` may have resources with addresses in
+        common (only then can what a client routes to them overlap, and the
+        exact check run).
+
+        One sweep over every site's resources cuts the address space into
+        runs of overlapping ones; a run that holds two sites is shared.  Two
+        sites in one shared run may overlap (the exact check says whether
+        they do); sites that share no run never do.
+        """
         if self.clashing is None:
-            self.clashing = {}
-            spans = sorted((res.lo, res.hi, site.name) for site in self.model.sites.values()
-                           for res in site.resources.values())
-            open_spans = []     # (hi, site) of the spans that may still overlap the next one
-            for lo, hi, name in spans:
-                open_spans = [span for span in open_spans if span[0] >= lo]
-                for _ohi, other in open_spans:
-                    if other != name:
-                        self.clashing.setdefault(name, set()).add(other)
-                        self.clashing.setdefault(other, set()).add(name)
-                open_spans.append((hi, name))
+            runs = []           # the sites of each run
+            reach = -1
+            for lo, hi, name in sorted((res.lo, res.hi, site.name) for site in self.model.sites.values()
+                                       for res in site.resources.values()):
+                if lo > reach:
+                    runs.append(set())
+                reach = max(reach, hi)
+                runs[-1].add(name)
+            self.clashing = {}  # site -> the shared runs it has resources in
+            for number, names in enumerate(runs):
+                if len(names) > 1:
+                    for name in names:
+                        self.clashing.setdefault(name, []).append(number)
         if not self.clashing:
             return False
-        names = set(site_names)
-        return any(self.clashing.get(name, set()) & names for name in names)
+        seen = {}               # shared run -> the first of site_names in it
+        for name in site_names:
+            for number in self.clashing.get(name, ()):
+                if seen.setdefault(number, name) != name:
+                    return True
+        return False
 
     def _check_overlaps(self, item, owner, fix):
         owner = sorted(owner)

@@ -57,6 +57,7 @@ REPO = os.path.dirname(os.path.dirname(HERE))
 SIZES = [(500, 5000, 1000, 100), (1000, 10000, 2000, 200), (5000, 50000, 10000, 1000)]
 RUNS = 3     # compile_mesh runs this many times per child; the fastest (wall clock) is reported
 LARGE_RUNS = 1  # at the largest size, once (its generation alone takes a while)
+OVERLAP_SIZES = (5000, 5000, 1000, 0)   # sites, users, policies, links of the overlap stress
 SEED = 20260601
 TODAY = datetime.date(2026, 6, 1)
 
@@ -425,13 +426,36 @@ def child(sizes):
                       'classes': len(matrix['classes']), 'members': len(matrix['members'])}))
 
 
+def overlap():
+    """Every site also declares all of 10.0.0.0/8 (careless or hostile): each user then routes overlapping
+    ranges, and the compile must refuse it as fast as a sound inventory compiles, not search every pair of
+    overlapping resources."""
+    compile_mesh = _import_compiler()
+    from ansible_collections.meshconnect.mesh.plugins.module_utils.mesh_errors import MeshError
+    inventory, facts = make_inventory(*OVERLAP_SIZES)
+    for site in inventory['sites'].values():
+        site['resources'].append({'name': 'everything', 'address': '10.0.0.0/8'})
+    start = time.perf_counter()
+    try:
+        compile_mesh(inventory, facts=facts, today=TODAY)
+    except MeshError as exc:
+        print('%d sites each also declaring 10.0.0.0/8: refused in %.2f s (%d errors listed)'
+              % (OVERLAP_SIZES[0], time.perf_counter() - start, len(exc.errors)))
+        return
+    raise SystemExit('an inventory whose sites all overlap compiled without an error')
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__.split('\n', maxsplit=1)[0])
     parser.add_argument('--child', nargs=4, type=int, metavar=('SITES', 'USERS', 'POLICIES', 'LINKS'),
                         help=argparse.SUPPRESS)
+    parser.add_argument('--overlap', action='store_true', help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.child:
         child(args.child)
+        return 0
+    if args.overlap:
+        overlap()
         return 0
     measured_all = []
     for sizes in SIZES:
@@ -444,6 +468,8 @@ def main():
               % (sizes + (measured['seconds'], round(measured['peak_mib']), measured['plan_mb'],
                           measured['matrix_mb'], measured['grant_rows'], measured['classes'], measured['members'])))
         sys.stdout.flush()
+    out = subprocess.check_output([sys.executable, os.path.abspath(__file__), '--overlap'])
+    print(out.decode('utf-8').strip().splitlines()[-1])
     for label, small, large in (('full/half', 0, 1), ('x5/full', 1, 2)):
         ratio = dict((key, measured_all[large][key] / measured_all[small][key])
                      for key in ('seconds', 'inventory_mb', 'plan_mb', 'matrix_mb'))

@@ -283,6 +283,19 @@ def test_one_user_granted_sites_whose_resources_share_addresses(address, clash):
         build(inv)
 
 
+def test_sites_joined_only_through_a_third_sites_range_do_not_clash():
+    # shop's 10.1.0.0/23 overlaps hq's LAN and branch's 10.1.1.0/24, so the three share addresses in one
+    # stretch; hq's LAN and branch's range do not overlap each other: granting those two together is fine
+    # (the exact check runs, and finds nothing).
+    inv = inventory()
+    site(inv, 'branch')['resources'].append({'name': 'other', 'address': '10.1.1.0/24'})
+    site(inv, 'shop')['resources'].append({'name': 'wide', 'address': '10.1.0.0/23'})
+    inv['links'] = []
+    inv['policies'] = [{'name': 'p1', 'users': ['bob'], 'allow': ['hq:lan', 'branch:other']}]
+    result = build(inv)
+    assert sorted(p['site'] for p in user(result, 'bob')['peers']) == ['branch', 'hq']
+
+
 def test_overlapping_lans_granted_to_different_users_are_fine():
     inv = inventory()
     site(inv, 'branch')['resources'].append({'name': 'clash', 'address': '10.1.0.0/28'})
