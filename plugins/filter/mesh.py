@@ -12,7 +12,9 @@ from ansible_collections.meshconnect.mesh.plugins.module_utils.mesh_flows import
 from ansible_collections.meshconnect.mesh.plugins.module_utils.mesh_mgmt import ManagementError, management_access
 from ansible_collections.meshconnect.mesh.plugins.module_utils.mesh_net import AddressError
 from ansible_collections.meshconnect.mesh.plugins.module_utils.mesh_plans import agent_plan, is_whole
-from ansible_collections.meshconnect.mesh.plugins.module_utils.mesh_probe import drift, probe_report, probe_table, probe_targets
+from ansible_collections.meshconnect.mesh.plugins.module_utils.mesh_probe import (
+    drift, probe_report, probe_table, probe_targets, relays_down,
+)
 from ansible_collections.meshconnect.mesh.plugins.module_utils.mesh_reach import EMPTY, checked
 from ansible_collections.meshconnect.mesh.plugins.module_utils.mesh_report import matrix_table, report_text
 from ansible_collections.meshconnect.mesh.plugins.module_utils.mesh_topology import topology_svg
@@ -146,6 +148,15 @@ def _deny_report(results, plan):
         raise AnsibleFilterError('deny_report: malformed denies: %s' % exc)
 
 
+def _relays_down(live, plan):
+    _require_dict('relays_down', live, 'agent host -> {up, handshakes} as verify.yml reads them')
+    _require_dict('relays_down', plan, 'the plan of mesh_plan')
+    try:
+        return relays_down(plan, live)
+    except (KeyError, TypeError, AttributeError) as exc:
+        raise AnsibleFilterError('relays_down: malformed plan or live state: %s' % exc)
+
+
 class FilterModule:
     def filters(self):
         return {
@@ -158,6 +169,7 @@ class FilterModule:
             'probe_report': _probe_report,
             'probe_table': _probe_table,
             'probe_targets': _probe_targets,
+            'relays_down': _relays_down,
             'topology_svg': _topology_svg,
             'report_text': _report_text,
         }

@@ -81,7 +81,7 @@ def client_config(user, network, private_key):
             continue
         lines.extend([
             '',
-            '# site %s' % peer['site'],
+            '# site %s' % peer['site'] + (' (relays %s)' % ', '.join(peer['relays']) if peer.get('relays') else ''),
             '[Peer]',
             'PublicKey = %s' % peer['public_key'],
             'Endpoint = %s' % peer['endpoint'],

@@ -55,25 +55,25 @@ class AccessClasses:
         undeliverable = {}
         for policy in model.policies:
             for site_name in self.policy_access[policy.name]:
-                if not model.sites[site_name].dialable:
+                if not self.reachable(site_name):
                     undeliverable.setdefault(site_name, []).append(policy.name)
         for site_name, names in sorted(undeliverable.items()):
             self.problems.warn("site '%s'" % site_name,
                                'cannot be dialled by users (no endpoint, or behind NAT without port '
-                               'forwarding), so what policies %s grant there is not reachable.'
+                               'forwarding) and no site relays, so what policies %s grant there is not reachable.'
                                % ', '.join(sorted(set(names))),
-                               'forward UDP %d to the agent and set endpoint and port_forwarding: true.'
-                               % model.sites[site_name].endpoint_port)
+                               'forward UDP %d to the agent and set endpoint and port_forwarding: true, or mark '
+                               'a site that can be dialled relay: true.' % model.sites[site_name].endpoint_port)
 
         # Users with the same policies share one access class: its [SiteMap]
         # in ``class_maps`` (``class_access`` gives site -> map).
         self.class_maps = {}
         self.user_class = {}
-        policy_maps = {}    # policy -> {site: SiteMap}, dialable sites only
+        policy_maps = {}    # policy -> {site: SiteMap}, sites users can reach only
         for policy in model.policies:
             policy_maps[policy.name] = dict((site_name, self._site_map(site_name, amap))
                                             for site_name, amap in self.policy_access[policy.name].items()
-                                            if model.sites[site_name].dialable)
+                                            if self.reachable(site_name))
         group_maps = dict((group, self._fold([policy_maps[p] for p in names]))
                           for group, names in group_policies.items())
         for name, user in model.users.items():

@@ -17,6 +17,7 @@ docstring):
 ``mesh_leases``     overlay addresses, once given never changed
 ``mesh_classes``    access classes: users with the same policies share one
 ``mesh_links``      what site links let through
+``mesh_relays``     relay choice, and what relayed paths carry
 ``mesh_plans``      per-agent and per-user plans, route overlap checks
 ``mesh_flows``      the firewall flow groups (written, rendered, read)
 ``mesh_reach``      the reachability matrix and its semantic diff
@@ -38,6 +39,7 @@ from ansible_collections.meshconnect.mesh.plugins.module_utils.mesh_model import
 from ansible_collections.meshconnect.mesh.plugins.module_utils.mesh_net import EVERYTHING, format_ip
 from ansible_collections.meshconnect.mesh.plugins.module_utils.mesh_plans import Plans
 from ansible_collections.meshconnect.mesh.plugins.module_utils.mesh_reach import Reachability, diff_snapshots
+from ansible_collections.meshconnect.mesh.plugins.module_utils.mesh_relays import Relays
 
 PLAN_VERSION = 4
 
@@ -79,7 +81,7 @@ def _no_full_collections():
         gc.set_threshold(*thresholds)
 
 
-class _Compiler(AccessClasses, Links, Plans, Reachability, Explainer):
+class _Compiler(AccessClasses, Links, Relays, Plans, Reachability, Explainer):
     def __init__(self, model, problems):
         self.model = model
         self.net = model.network
@@ -105,8 +107,10 @@ class _Compiler(AccessClasses, Links, Plans, Reachability, Explainer):
             user.address = leases['user/' + name]
             user.address_text = format_ip(user.address)
 
+        self._choose_relays(lease_state)
         self._evaluate_policies()
         self._links()
+        self._route_relays()
         self._dns()
         users, classes, site_peers = self._user_plans()
         agents = dict((site.host, self._agent_plan(site)) for site in model.sites.values())
@@ -126,6 +130,7 @@ class _Compiler(AccessClasses, Links, Plans, Reachability, Explainer):
                 'leases_free': self.net.usable - len(leases),
             },
             'lease_changes': [{'action': a, 'member': m, 'address': ip} for a, m, ip in lease_changes],
+            'relay_changes': self.relay_changes,
             'tests': self._run_tests(),
             'discovery': self._discovery(),
             'diff': diff_snapshots(previous, matrix),
@@ -146,7 +151,7 @@ class _Compiler(AccessClasses, Links, Plans, Reachability, Explainer):
             'plan': plan,
             'report': report,
             'matrix': matrix,
-            'lease_state': state_document(self.net, leases),
+            'lease_state': state_document(self.net, leases, self.relay_of),
         }
 
 

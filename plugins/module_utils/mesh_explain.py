@@ -147,10 +147,14 @@ class Explainer:
             for res in resources:
                 if not res.ports.intersect(wanted):
                     reasons.append('resource %s serves only %s' % (res.ref, res.ports.describe()))
-        if allowed_by and not site.dialable:
+        if allowed_by and not self.reachable(site.name):
             return {'query': query, 'verdict': 'denied',
                     'reasons': ['site %s cannot be dialled by users (no endpoint, or behind NAT without port '
-                                'forwarding)' % site.name] + reasons}
+                                'forwarding), and no site relays' % site.name] + reasons}
+        if allowed_by and site.name in self.relay_of:
+            reasons.append('via %s: %s cannot be dialled, so the relay %s forwards this flow, and the agent of %s '
+                           'enforces the policy' % (self.relay_of[site.name], site.name, self.relay_of[site.name],
+                                                    site.name))
         if allowed_by:
             return {'query': query, 'verdict': 'allowed', 'reasons': reasons}
         if not reasons:
@@ -192,6 +196,10 @@ class Explainer:
         for res in resources:
             reached = access.describe(granted, res.lo, res.hi)
             reasons.append('%s is reached as: %s' % (res.ref, reached) if reached else '%s is not reached' % res.ref)
+        relay = self.pair_relay(source.name, site.name)
+        if ok and relay is not None:
+            reasons.append('via %s: neither %s nor %s can be dialled, so the relay %s forwards this flow'
+                           % (relay, source.name, site.name, relay))
         return {'query': query, 'verdict': 'allowed' if ok else 'denied', 'reasons': reasons}
 
 

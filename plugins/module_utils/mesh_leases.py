@@ -8,6 +8,9 @@ address.  Once given, a lease never changes: existing leases are kept as they
 are, new members get the lowest free address, and members that left the
 inventory release theirs.  The state is a small JSON document meant to be
 committed next to the inventory and reviewed like code.
+
+The same document keeps each relayed site's relay (``relays``: site ->
+relay site, see ``mesh_relays``), which is sticky like a lease.
 """
 
 from ansible_collections.meshconnect.mesh.plugins.module_utils.mesh_errors import show
@@ -101,7 +104,7 @@ def document_problem(document, network):
     missing = [key for key in ('version', 'network', 'cidr', 'leases') if key not in document]
     if missing:
         return 'incomplete (it has no %s)' % ', '.join(missing)
-    unknown = sorted(str(key) for key in document if key not in ('version', 'network', 'cidr', 'leases'))
+    unknown = sorted(str(key) for key in document if key not in ('version', 'network', 'cidr', 'leases', 'relays'))
     if unknown:
         return 'not one this collection wrote (unknown keys %s)' % ', '.join(unknown[:5])
     version = document['version']
@@ -121,14 +124,25 @@ def document_problem(document, network):
     for member, text in leases.items():
         if not isinstance(member, str) or not member.startswith(MEMBER_PREFIXES) or not isinstance(text, str):
             return 'damaged (the lease %s: %s is not a member and an address)' % (show(member), show(text))
+    relays = document.get('relays', {})
+    if not isinstance(relays, dict):
+        return 'damaged (its relays are %s, not a mapping)' % ('null' if relays is None else type(relays).__name__)
+    for site, relay in relays.items():
+        if not isinstance(site, str) or not isinstance(relay, str):
+            return 'damaged (the relay %s: %s is not a site and its relay)' % (show(site), show(relay))
     return None
 
 
-def state_document(network, leases):
-    """The lease document of ``leases`` (member -> address integer), as written to disk."""
-    return {
+def state_document(network, leases, relays=None):
+    """The lease document of ``leases`` (member -> address integer) and
+    ``relays`` (site -> relay; written only when there are some), as
+    written to disk."""
+    document = {
         'version': STATE_VERSION,
         'network': network.name,
         'cidr': network.cidr,
         'leases': dict((member, format_ip(address)) for member, address in sorted(leases.items())),
     }
+    if relays:
+        document['relays'] = dict(sorted(relays.items()))
+    return document

@@ -4,8 +4,9 @@
 """Site links: what each link lets through, per destination site and source.
 
 Part of the compiler (see ``mesh_compile``): ``Links`` is mixed into its
-``_Compiler`` and fills ``link_names``, ``peer_ranges``, ``site_grants`` and
-``principal_access``.
+``_Compiler`` and fills ``link_names``, ``peer_ranges``, ``site_grants``,
+``principal_access`` and ``relayed_grants`` (what passes a relay, see
+``mesh_relays``).
 """
 
 from ansible_collections.meshconnect.mesh.plugins.module_utils import mesh_access as access
@@ -30,6 +31,7 @@ class Links:
         self.peer_ranges = dict((name, {}) for name in sites)    # S -> T -> set(resources of T routed to T)
         self.site_grants = dict((name, []) for name in sites)    # S -> [(src_lo, src_hi, dst map)]
         self.principal_access = {}                               # (T, connector) -> S -> access map
+        self.relayed_grants = []                                 # (T, S, src lo, src hi, map) through a relay
         for link in model.links:
             members = link.members
             exposed = {}
@@ -71,6 +73,8 @@ class Links:
 
     def _grant_link(self, s_name, principal, lo, hi, amap):
         self.site_grants[s_name].append((lo, hi, amap))
+        if self.pair_relay(principal[0], s_name):
+            self.relayed_grants.append((principal[0], s_name, lo, hi, amap))
         reach = self.principal_access.setdefault(principal, {})
         reach[s_name] = access.union(reach[s_name], amap) if s_name in reach else amap
 

@@ -209,7 +209,7 @@ def _link_member(problems, item, sites, site_name, value):
     return LinkMember(site_name, sorted(exposures, key=lambda e: e[0]), sorted(connectors))
 
 
-def load_links(problems, raw, sites):
+def load_links(problems, raw, sites, relays=()):
     links = []
     for entry in raw or []:
         item = "link '%s'" % entry['name']
@@ -230,23 +230,24 @@ def load_links(problems, raw, sites):
                            'add another site or remove the link.')
             continue
         agents = _link_agents(problems, item, entry.get('agents'))
-        _check_link_tunnels(problems, item, sites, members)
+        _check_link_tunnels(problems, item, sites, members, relays)
         links.append(Link(entry['name'], members, agents))
     _unique(problems, 'link', [entry['name'] for entry in raw or []], 'give each link its own name.')
     return sorted(links, key=lambda link: link.name)
 
 
-def _check_link_tunnels(problems, item, sites, members):
-    """Every two members can form a tunnel, and what a member exposes is used by another."""
+def _check_link_tunnels(problems, item, sites, members, relays):
+    """Every two members can form a tunnel (directly, or through a relay
+    when neither can be dialled), and what a member exposes is used by another."""
     ordered = sorted(members)
     for i, first in enumerate(ordered):
         for second in ordered[i + 1:]:
-            if not sites[first].dialable and not sites[second].dialable:
+            if not sites[first].dialable and not sites[second].dialable and not relays:
                 problems.error(item, "neither '%s' nor '%s' can be dialled (no endpoint, or behind NAT "
-                               'without port forwarding), so no tunnel can form between them.'
+                               'without port forwarding), and no site relays, so no tunnel can form between them.'
                                % (first, second),
-                               'forward UDP to one of them and set port_forwarding: true and endpoint, '
-                               'or give one a public endpoint.')
+                               'forward UDP to one of them and set port_forwarding: true and endpoint, give one '
+                               'a public endpoint, or mark a site that can be dialled relay: true.')
     for site_name, member in members.items():
         others = [m for m in members.values() if m.site != site_name]
         if member.expose and not any(m.connect for m in others):

@@ -99,6 +99,8 @@ def _load_local_resources(problems, network, site, facts, endpoint_ips):
             problems.warn("site '%s'" % site.name, 'ignored a malformed discovered address %s.' % show(entry))
             continue
         addresses.add(addr)
+        if ifname != network.interface:
+            site.attached.append(prefix_interval(addr, length) + (ifname,))
         if site.router:
             lo, hi = prefix_interval(addr, length)
             cidr = format_cidr(lo, length)

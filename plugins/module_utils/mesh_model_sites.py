@@ -86,7 +86,7 @@ class Resource:
 
 class Site:
     def __init__(self, host, name, router, endpoint, endpoint_port, behind_nat, port_forwarding, masquerade,
-                 ignore_interfaces, include_interfaces=()):
+                 ignore_interfaces, include_interfaces=(), relay=False, via=None):
         self.host = host
         self.name = name
         self.router = router
@@ -97,10 +97,13 @@ class Site:
         self.masquerade = masquerade
         self.ignore_interfaces = ignore_interfaces
         self.include_interfaces = list(include_interfaces)
+        self.relay = relay          # may relay for sites that cannot be dialled
+        self.via = via              # the relay the inventory names for this site, or None
         self.resources = {}      # name -> Resource, declared and local and 'agent'
         self.public_key = None
         self.facts_known = False
         self.local_addresses = []   # the host's own IPv4 addresses (ints), as discovered
+        self.attached = []          # (lo, hi, interface): the networks the host is on, used as resources or not
         self.discovery = []         # what discovery found: {interface, cidr, resource or None, why}
 
     @property
@@ -232,6 +235,8 @@ def _load_site(problems, network, host, raw):
         masquerade=raw.get('masquerade', False),
         ignore_interfaces=list(raw.get('ignore_interfaces') or []),
         include_interfaces=raw.get('include_interfaces') or [],
+        relay=raw.get('relay', False),
+        via=raw.get('via'),
     )
     if site.behind_nat and not site.port_forwarding and endpoint:
         problems.warn(item, 'is behind NAT without port forwarding, so its endpoint %s is never dialled.'
@@ -245,6 +250,36 @@ def _load_site(problems, network, host, raw):
         if resource is not None:
             site.resources[resource.name] = resource
     return site
+
+
+def check_relays(problems, sites):
+    """The names of the sites that may relay, in the order relays are
+    chosen (by name): each can be dialled; a site's ``via`` names one of
+    them, and only a site that cannot be dialled has one."""
+    candidates = []
+    for site in sites.values():
+        if site.relay and not site.dialable:
+            problems.error("site '%s'" % site.name, 'is marked relay: true but cannot be dialled (no endpoint, or '
+                           'behind NAT without port forwarding), so no site could reach it to be relayed.',
+                           'give it an endpoint peers can dial (and port_forwarding: true behind NAT), or remove '
+                           'relay: true.')
+        elif site.relay:
+            candidates.append(site.name)
+    for site in sites.values():
+        if site.via is None:
+            continue
+        item = "site '%s'" % site.name
+        if site.via not in sites:
+            problems.error(item, 'via names unknown site %r.' % site.via,
+                           'use one of the sites marked relay: true: %s.' % (', '.join(candidates) or 'none yet'))
+        elif site.via not in candidates:
+            problems.error(item, 'via names %r, which is not a relay (relay: true, and it can be dialled).'
+                           % site.via, 'use one of: %s, or mark %s relay: true.'
+                           % (', '.join(candidates) or 'no site is a relay yet', site.via))
+        elif site.dialable:
+            problems.warn(item, 'can be dialled, so it needs no relay: via %s is not used.' % site.via,
+                          'remove via, or keep it for when the site loses its port forward.')
+    return candidates
 
 
 def _check_endpoint_address(problems, item, network, endpoint):

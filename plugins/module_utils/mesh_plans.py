@@ -11,7 +11,7 @@ from ansible_collections.meshconnect.mesh.plugins.module_utils.mesh_digest impor
 from ansible_collections.meshconnect.mesh.plugins.module_utils.mesh_flows import flow_group
 from ansible_collections.meshconnect.mesh.plugins.module_utils.mesh_links import decompose
 from ansible_collections.meshconnect.mesh.plugins.module_utils.mesh_net import (
-    format_interval, format_ip, interval_to_cidrs, merge_intervals,
+    format_interval, format_ip, interval_to_cidrs, merge_intervals, parse_interval,
 )
 
 
@@ -28,21 +28,34 @@ class Plans:
 
     def _agent_plan(self, site):
         net = self.net
+        sites = self.model.sites
         peers = []
         owner = []          # (lo, hi, peer name, what) for the AllowedIPs overlap check
         routes = []
         pending = []
-        for t_name in sorted(self.link_names[site.name]):
-            peer = self.model.sites[t_name]
+        linked = dict((t_name, names) for t_name, names in self.link_names[site.name].items()
+                      if not self.pair_relay(site.name, t_name))
+        tunnels = self.relay_tunnels.get(site.name, {})
+        for t_name in sorted(set(linked) | set(tunnels)):
+            peer = sites[t_name]
             intervals = [(peer.address, peer.address)]
-            for r_name in sorted(self.peer_ranges[site.name].get(t_name, ())):
-                res = peer.resources[r_name]
-                intervals.append((res.lo, res.hi))
-                owner.append((res.lo, res.hi, t_name, res.ref))
-                routes.append((res.lo, res.hi))
+            links = set(linked.get(t_name, ()))
+            if t_name in linked:
+                for r_name in sorted(self.peer_ranges[site.name].get(t_name, ())):
+                    res = peer.resources[r_name]
+                    intervals.append((res.lo, res.hi))
+                    owner.append((res.lo, res.hi, t_name, res.ref))
+                    routes.append((res.lo, res.hi))
+            tunnel = tunnels.get(t_name)
+            if tunnel is not None:
+                for lo, hi, what in tunnel.ranges:
+                    intervals.append((lo, hi))
+                    if hi < net.lo or lo > net.hi:
+                        owner.append((lo, hi, t_name, what))
+                        routes.append((lo, hi))
             if peer.public_key is None:
                 pending.append('site:' + t_name)
-            peers.append({
+            entry = {
                 'name': 'site:' + t_name,
                 'kind': 'site',
                 'address': format_ip(peer.address),
@@ -51,30 +64,52 @@ class Plans:
                 'behind_nat': peer.behind_nat,
                 'allowed_ips': cidrs(intervals),
                 'keepalive': 0 if site.dialable else net.keepalive,
-                'links': sorted(self.link_names[site.name][t_name]),
-            })
+                'links': sorted(links),
+            }
+            if tunnel is not None and tunnel.relayed:
+                # The sites whose traffic this tunnel carries through a relay, and the links it carries there
+                # (this site and the peer are not both their members: one of them is the relay).
+                entry['relays'] = sorted(tunnel.relayed)
+                entry['via_links'] = sorted(tunnel.links)
+            if tunnel is not None and tunnel.classes:
+                # The users served here through the relay: their addresses are routed back to it.
+                entry['classes'] = sorted(self.class_ids[key] for key in tunnel.classes)
+            peers.append(entry)
         self._check_overlaps("site '%s'" % site.name, owner,
                              'WireGuard routes each address to one peer; expose non-overlapping resources '
                              'to this site, or split the links.')
         own = [(r.lo, r.hi, r.ref) for r in site.resources.values() if r.kind != 'agent']
         for lo, hi, _peer, ref in owner:
-            for olo, ohi, oref in own:
-                if lo <= ohi and olo <= hi:
+            clash = [oref for olo, ohi, oref in own if lo <= ohi and olo <= hi]
+            for oref in clash:
+                self.problems.error("site '%s'" % site.name,
+                                    'would route %s (%s) into the mesh, but it overlaps its own resource %s.'
+                                    % (format_interval(lo, hi), ref, oref),
+                                    'sites with the same LAN addresses cannot be linked to each other; '
+                                    'renumber one LAN or do not expose it on this link.')
+            # A network the agent is on (its uplink too): routed into the tunnel, it would take the agent's
+            # neighbours, its gateway or the underlay its own tunnels run over.
+            for alo, ahi, ifname in [] if clash else site.attached:
+                if lo <= ahi and alo <= hi:
                     self.problems.error("site '%s'" % site.name,
-                                        'would route %s (%s) into the mesh, but it overlaps its own resource %s.'
-                                        % (format_interval(lo, hi), ref, oref),
-                                        'sites with the same LAN addresses cannot be linked to each other; '
-                                        'renumber one LAN or do not expose it on this link.')
+                                        'would route %s (%s) into the mesh, but the agent is on %s itself '
+                                        '(interface %s): its neighbours there, and maybe the tunnels themselves, '
+                                        'would be sent into the tunnel.'
+                                        % (format_interval(lo, hi), ref, format_interval(alo, ahi), ifname),
+                                        'do not grant or expose those addresses through this agent; for a '
+                                        "side-loaded agent's own address, list its interface in "
+                                        "ignore_interfaces of the site it belongs to.")
+                    break
 
         agent_ranges = self._agent_ranges(site)
         groups = []
-        if site.dialable:
+        if self.reachable(site.name):
             # The classes of users with equal access here are one group,
             # named by class (their users, addresses and peer entries are in
             # the plan's classes and users), with the site peer their
             # clients have for this site.
             by_map = self.site_groups[site.name]    # SiteMap -> [class]; equal maps are one SiteMap
-            if self.class_pending:
+            if self.class_pending and site.dialable:
                 for keys in by_map.values():
                     for key in keys:
                         pending.extend(self.class_pending.get(key, ()))
@@ -91,8 +126,12 @@ class Plans:
         for lo, hi, amap in decompose(self.site_grants[site.name]):
             groups.append(flow_group([format_interval(lo, hi)], amap, net.allow_ping, agent_ranges))
 
+        relay = self._relay_plan(site)
+        if relay is not None and self.class_pending:
+            for key in self.relay_users.get(site.name, ()):
+                pending.extend(self.class_pending.get(key, ()))
         local = [(r.lo, r.hi) for r in site.resources.values() if r.kind != 'agent']
-        return {
+        plan = {
             'site': site.name,
             'host': site.host,
             'address': format_ip(site.address),
@@ -102,7 +141,8 @@ class Plans:
             'listen_port': net.port,
             'mtu': net.mtu,
             'router': site.router,
-            'forwarding': site.router,
+            # A relay forwards between tunnels even when it is side-loaded.
+            'forwarding': site.router or relay is not None,
             'masquerade': site.masquerade and site.router,
             'dialable': site.dialable,
             'endpoint': site.endpoint_text,
@@ -110,7 +150,7 @@ class Plans:
             'behind_nat': site.behind_nat,
             'port_forwarding': site.port_forwarding,
             'peers': peers,
-            'pending_keys': sorted(pending),
+            'pending_keys': sorted(set(pending)),
             'routes': cidrs(routes),
             'resources': [{'name': r.name, 'cidr': r.cidr, 'ports': r.ports.describe(), 'kind': r.kind}
                           for r in site.resources.values()],
@@ -121,6 +161,11 @@ class Plans:
                 'local_sources': [format_interval(lo, hi) for lo, hi in merge_intervals(local)],
             },
         }
+        if site.name in self.relay_of:
+            plan['via'] = self.relay_of[site.name]
+        if relay is not None:
+            plan['relay'] = relay
+        return plan
 
     def _may_clash(self, site_names):
         """Whether two of ``site_names`` may have resources with addresses in
@@ -180,6 +225,7 @@ class Plans:
         by the agents' firewall groups (``classes`` and ``peer``):
         ``user_plans`` gives users' whole plans back."""
         users, classes, site_peers = {}, {}, {}
+        self.class_relay_peer = {}  # (class, relay) -> the class's peer for the relay
         for key, members in self.class_users.items():
             self.class_ids[key] = self._user_class(key, members, classes, site_peers)
         for user in self.model.users.values():
@@ -196,7 +242,14 @@ class Plans:
         """The ID of class ``key`` in ``classes``; the first of its
         ``members`` is named if the class routes overlapping addresses."""
         pending = []
+        relayed = {}    # relay -> the class's SiteMaps at the sites it relays
         for site_map in self.class_maps[key]:
+            relay = self.relay_of.get(site_map.site)
+            if relay is not None and site_map.amap:
+                relayed.setdefault(relay, []).append(site_map)
+        for site_map in self.class_maps[key]:
+            if site_map.site in self.relay_of or site_map.site in relayed:
+                continue    # reached through a relay, or a relay whose peer carries more (below)
             if site_map.peer is None:
                 site = self.model.sites[site_map.site]
                 intervals = [(lo, hi) for lo, hi, _ps in site_map.amap]
@@ -207,6 +260,17 @@ class Plans:
                     site_map.pending = peer['name']
             if site_map.pending:
                 pending.append(site_map.pending)
+        for relay, site_maps in sorted(relayed.items()):
+            # One peer for the relay carries what the class reaches there and at the sites it relays.
+            site = self.model.sites[relay]
+            reached = [m for m in self.class_maps[key] if m.site == relay] + site_maps
+            intervals = [(lo, hi) for site_map in reached for lo, hi, _ps in site_map.amap]
+            peer = {'name': 'site:' + relay, 'site': relay, 'public_key': site.public_key,
+                    'endpoint': site.endpoint_text, 'allowed_ips': cidrs(intervals),
+                    'relays': sorted(site_map.site for site_map in site_maps)}
+            self.class_relay_peer[(key, relay)] = add_by_digest(site_peers, peer)
+            if site.public_key is None:
+                pending.append(peer['name'])
         if self._may_clash(site_map.site for site_map in self.class_maps[key]):
             owner = [(lo, hi, site_map.site, site_map.site) for site_map in self.class_maps[key]
                      for lo, hi in merge_intervals([(lo, hi) for lo, hi, _ps in site_map.amap])]
@@ -224,24 +288,54 @@ def agent_plan(plan, host):
     In the plan, an agent's ``peers`` are its site peers, and a firewall
     group of users names their classes (``classes``, IDs in the plan's
     ``classes``, each listing its users) and their clients' site peer for
-    this site (``peer``) instead of listing their addresses.  Here each such group gets its ``sources`` (the users'
-    addresses, in name order) and ``peers`` a peer entry per user, after the
-    site peers and in name order.
+    this site (``peer``) instead of listing their addresses.  Here each such
+    group gets its ``sources`` (the users' addresses, in name order) and
+    ``peers`` a peer entry per user, after the site peers and in name order.
+
+    A relay's ``relay`` entry becomes ``firewall.relay``, the ``[SOURCE,
+    DESTINATION]`` pairs it forwards between tunnels (its users get peers
+    too); a site peer that names ``classes`` (a relay, for users served
+    here through it) routes their addresses back.  ``firewall.users`` lists
+    every user address the agent knows of (nothing here opens connections
+    to them).
     """
     agent = dict(plan['agents'][host])
     users = plan['users']
     classes = plan['classes']
-    names = []
+    names = set()
+    known = set()       # users the agent serves or relays, and their addresses
     groups = []
     for group in agent['firewall']['groups']:
         if 'classes' in group:
             members = sorted(name for class_id in group['classes'] for name in classes[class_id]['users'])
-            names.extend(members)
+            known.update(members)
+            if agent['dialable']:
+                names.update(members)
             group = dict(group, sources=[users[name]['address'] for name in members])
             del group['classes'], group['peer']
         groups.append(group)
-    agent['firewall'] = dict(agent['firewall'], groups=groups)
-    agent['peers'] = agent['peers'] + [_user_peer(users[name]) for name in sorted(names)]
+    pairs = []
+    relay = agent.pop('relay', None)
+    if relay:
+        for entry in relay['users']:
+            members = sorted(name for class_id in entry['classes'] for name in classes[class_id]['users'])
+            names.update(members)
+            known.update(members)
+            pairs.extend([users[name]['address'], dst] for name in members for dst in entry['destinations'])
+        pairs.extend(list(pair) for pair in relay['sites'])
+    peers = []
+    for peer in agent['peers']:
+        if 'classes' in peer:
+            members = [name for class_id in peer['classes'] for name in classes[class_id]['users']]
+            known.update(members)
+            intervals = [parse_interval(text) for text in peer['allowed_ips']]
+            intervals.extend(parse_interval(users[name]['address']) for name in members)
+            peer = dict(peer, allowed_ips=cidrs(intervals))
+            del peer['classes']
+        peers.append(peer)
+    agent['firewall'] = dict(agent['firewall'], groups=groups, relay=pairs,
+                             users=[users[name]['address'] for name in sorted(known)])
+    agent['peers'] = peers + [_user_peer(users[name]) for name in sorted(names)]
     return agent
 
 
@@ -249,7 +343,7 @@ def is_whole(agent):
     """Whether ``agent`` is a whole agent plan (``agent_plan``), not the
     plan's own entry whose user groups name their classes."""
     groups = (agent.get('firewall') or {}).get('groups') or []
-    return not any(isinstance(group, dict) and 'classes' in group for group in groups)
+    return 'relay' not in agent and not any(isinstance(group, dict) and 'classes' in group for group in groups)
 
 
 def _user_peer(user):
@@ -271,15 +365,22 @@ def user_plans(plan, names=None):
     a client configuration is made of (``mesh_wgconf.client_config``).
 
     A class's site peers are those of the agents' firewall groups naming
-    it, one per site, in site order: one pass over the agents gives them
-    for every class.
+    it, one per site, in site order, or the peer a relay names for it (none
+    for the sites it relays): one pass over the agents gives them for every
+    class.
     """
     site_peers = plan['site_peers']
     class_peers = {}
     for agent in plan['agents'].values():
+        # A class relayed by this agent has one peer for it, carrying what it reaches here too.
+        relayed = dict((class_id, entry['peer']) for entry in (agent.get('relay') or {}).get('users', ())
+                       for class_id in entry['classes'])
         for group in agent['firewall']['groups']:
             for class_id in group.get('classes', ()):
-                class_peers.setdefault(class_id, []).append(group['peer'])
+                if group['peer'] is not None and class_id not in relayed:
+                    class_peers.setdefault(class_id, []).append(group['peer'])
+        for class_id, peer_id in relayed.items():
+            class_peers.setdefault(class_id, []).append(peer_id)
     network = plan['network']
     keepalive = network['keepalive']
     out = {}

@@ -13,7 +13,7 @@ and the owning agent's firewall sets.
 from ansible_collections.meshconnect.mesh.plugins.module_utils.mesh_flows import group_allows
 from ansible_collections.meshconnect.mesh.plugins.module_utils.mesh_plans import agent_plan, user_plan
 from ansible_collections.meshconnect.mesh.plugins.module_utils.mesh_net import (
-    AddressError, address_in, parse_ip, parse_port_spec,
+    AddressError, address_in, parse_interval, parse_ip, parse_port_spec,
 )
 
 
@@ -90,11 +90,47 @@ def _firewall_allows(agent, src, dst, proto, port, to_agent):
     return any(group_allows(group, src, dst, proto, port, to_agent) for group in agent['firewall']['groups'])
 
 
+def _route(peers, dst):
+    """The peer that WireGuard sends ``dst`` to: the one whose AllowedIPs
+    hold it most specifically, or None."""
+    best, size = None, None
+    for peer in peers:
+        for text in peer['allowed_ips']:
+            lo, hi = parse_interval(text)
+            if lo <= dst <= hi and (size is None or hi - lo < size):
+                best, size = peer, hi - lo
+    return best
+
+
+def _host_of(plan, site):
+    for host, agent in plan['agents'].items():
+        if agent['site'] == site:
+            return host
+    return None
+
+
+def _whole_agent(plan, host, whole):
+    if host not in whole:
+        whole[host] = agent_plan(plan, host)
+    return whole[host]
+
+
+def _accepts(agent, sender, src):
+    """Whether ``agent`` takes packets from ``src`` off its peer named ``sender`` (WireGuard's source check)."""
+    return any(p['name'] == sender and address_in(src, p['allowed_ips']) for p in agent['peers'])
+
+
 def expected(plan, principal, source, address, proto, port, whole=None):
     """Whether the plan lets ``principal`` (``user:NAME`` or ``site:NAME``),
     sending from ``source``, reach ``address`` with ``proto``/``port``.
     ``whole`` keeps the agents' and users' whole plans (``agent_plan``,
-    ``user_plan``) between calls."""
+    ``user_plan``) between calls.
+
+    The packet follows the plan's routes: the sender's peer for the
+    destination, then, when that peer is a relay, the relay's pairs and its
+    peer for the destination's site; the destination's agent takes it only
+    from the peer it came through, and its firewall has the last word.
+    """
     kind, _sep, name = principal.partition(':')
     name = name.partition(':')[0]
     try:
@@ -105,24 +141,33 @@ def expected(plan, principal, source, address, proto, port, whole=None):
     if host is None:
         return False
     whole = {} if whole is None else whole
-    if host not in whole:
-        whole[host] = agent_plan(plan, host)
-    owner = whole[host]
+    owner = _whole_agent(plan, host, whole)
     if kind == 'user':
         if name not in plan['users'] or plan['users'][name]['expired']:
             return False
         if ('user', name) not in whole:
             whole[('user', name)] = user_plan(plan, name)
-        user = whole[('user', name)]
-        routed = any(p['site'] == owner['site'] and address_in(dst, p['allowed_ips']) for p in user['peers'])
-        accepted = any(p['name'] == 'user:' + name and address_in(src, p['allowed_ips']) for p in owner['peers'])
-        return routed and accepted and _firewall_allows(owner, src, dst, proto, port, to_agent)
-    home = [a for a in plan['agents'].values() if a['site'] == name]
-    if not home or owner['site'] == name:
+        first = _route(whole[('user', name)]['peers'], dst)
+        hop = first['site'] if first else None
+    else:
+        home = _host_of(plan, name)
+        if home is None or owner['site'] == name:
+            return False
+        first = _route([p for p in _whole_agent(plan, home, whole)['peers'] if p['kind'] == 'site'], dst)
+        hop = first['name'][len('site:'):] if first else None
+    if hop is None:
         return False
-    routed = any(p['name'] == 'site:' + owner['site'] and address_in(dst, p['allowed_ips']) for p in home[0]['peers'])
-    accepted = any(p['name'] == 'site:' + name and address_in(src, p['allowed_ips']) for p in owner['peers'])
-    return routed and accepted and _firewall_allows(owner, src, dst, proto, port, to_agent)
+    sender = principal if kind == 'user' else 'site:' + name
+    if hop != owner['site']:
+        # Through a relay: it takes the packet from the sender, forwards the pair, and routes it to the owner.
+        relay = _whole_agent(plan, _host_of(plan, hop), whole)
+        pairs = relay['firewall'].get('relay') or []
+        onward = _route([p for p in relay['peers'] if p['kind'] == 'site'], dst)
+        if not (_accepts(relay, sender, src) and onward is not None and onward['name'] == 'site:' + owner['site']
+                and any(address_in(src, [s_text]) and address_in(dst, [d_text]) for s_text, d_text in pairs)):
+            return False
+        sender = 'site:' + hop
+    return _accepts(owner, sender, src) and _firewall_allows(owner, src, dst, proto, port, to_agent)
 
 
 def probe_report(plan, results):
@@ -136,6 +181,8 @@ def probe_report(plan, results):
     whole = {}
     for host in sorted(results):
         entry = results[host]
+        if not entry:
+            continue    # the prober did not answer (verify.yml reports that host as failed)
         principal = entry['as']
         for probe in entry['probes']:
             want = expected(plan, principal, probe.get('source') or '0.0.0.0', probe['address'], probe['proto'],
@@ -220,4 +267,47 @@ def drift(agent, live):
         out.append('the routing guard is incomplete: %s' % '; '.join(live['guard']))
     if live.get('firewall_service') is False:
         out.append('meshconnect-firewall.service (which restores the table after a flush) is not running')
+    return out
+
+
+def relays_down(plan, live):
+    """Relays that are down and what that cuts, as sentences for people.
+
+    ``live`` maps an agent host to what ``verify.yml`` read of it:
+    ``{'up': interface up, 'handshakes': {peer name: bool}}``, or ``{}``
+    when the host did not answer.  A relay is down when its host did not
+    answer, its interface is down, or none of the sites it relays that
+    answered has a handshake with it.
+    """
+    agents = plan['agents']
+    host_of = dict((agent['site'], host) for host, agent in agents.items())
+    relayed = {}    # relay -> the sites it relays
+    for agent in agents.values():
+        if agent.get('via'):
+            relayed.setdefault(agent['via'], []).append(agent['site'])
+    out = []
+    for relay in sorted(relayed):
+        host = host_of[relay]
+        seen = live.get(host) or {}
+        sites = sorted(relayed[relay])
+        if not seen:
+            cause = 'its host %s did not answer' % host
+        elif not seen.get('up'):
+            cause = 'its interface is down'
+        else:
+            reports = [(s, (live.get(host_of[s]) or {}).get('handshakes') or {}) for s in sites]
+            answered = [(s, h) for s, h in reports if h]
+            if not answered or any(h.get('site:' + relay) for _s, h in answered):
+                continue
+            cause = 'no handshake with it from %s' % ', '.join(s for s, _h in answered)
+        entry = agents[host].get('relay') or {}
+        users = sorted(set(name for item in entry.get('users', ()) for class_id in item['classes']
+                           for name in plan['classes'][class_id]['users']))
+        links = sorted(set(link for peer in agents[host]['peers'] for link in peer.get('via_links', ())))
+        cut = ['access to %s for users (%s)' % (', '.join(sites), ', '.join(users) if users else 'none is granted it')]
+        if links:
+            cut.append('the relayed links %s' % ', '.join(links))
+        out.append('relay %s is down (%s): it cuts %s. To move its sites to another relay, set '
+                   'meshconnect_site.via: RELAY on %s (a site that can be dialled, with relay: true), then run '
+                   'plan.yml, site.yml and users.yml.' % (relay, cause, ' and '.join(cut), ', '.join(sites)))
     return out

@@ -10,7 +10,8 @@ resources::
     {'resources': {REF: ADDRESSES},                        # every resource reached
      'grants': {GID: {REF: [[ADDRESSES, TCP, UDP, OTHER], ...]}},  # at one site
      'classes': {CID: [GID, ...]},                         # one grant per site
-     'members': {PRINCIPAL: CID}}
+     'members': {PRINCIPAL: CID},
+     'via': {SITE: {'users' or SITE: RELAY}}}              # relayed paths only
 
 ``PRINCIPAL`` is ``user:NAME`` or ``site:SITE:CONNECTOR``; principals that
 reach the same are members of one class, and classes that reach the same at
@@ -18,7 +19,9 @@ a site share that site's grant.  IDs are digests of their content, so equal
 access has the same ID in every run.  A grant lists, per resource, the
 pieces reached: addresses (``A``, ``A/N`` or ``A-B``), TCP and UDP port
 intervals (``[[LO, HI], ...]``) and whether other protocols (ICMP
-included) pass.
+included) pass.  ``via`` (present when a path is relayed) names the relay
+that users, or another site, reach a site through; it is not compared by the
+diff (the report's ``relay_changes`` says when a relay changes).
 
 ``Reachability`` is mixed into the compiler's ``_Compiler`` (see
 ``mesh_compile``) and writes it; ``rows`` and ``row_text`` read it for people;
@@ -54,6 +57,14 @@ class Reachability:
             class_id = self._class_row(site_maps, matrix, pieces)
             if class_id:
                 matrix['members']['site:%s:%s' % principal] = class_id
+        via = dict((name, {'users': relay}) for name, relay in self.relay_of.items())
+        for s_name in sorted(self.link_names):
+            for t_name in sorted(self.link_names[s_name]):
+                relay = self.pair_relay(s_name, t_name)
+                if relay is not None:
+                    via.setdefault(t_name, {})[s_name] = relay
+        if via:
+            matrix['via'] = dict(sorted(via.items()))
         return matrix
 
     def _class_row(self, site_maps, matrix, pieces):
@@ -137,6 +148,13 @@ def rows(matrix, principal):
                 for ref, pieces in reached(matrix, matrix['members'].get(principal)).items())
 
 
+def via(matrix, principal, ref):
+    """The relay ``principal`` reaches resource ``ref`` through, or None."""
+    kind, _sep, rest = principal.partition(':')
+    source = 'users' if kind == 'user' else rest.partition(':')[0]
+    return ((matrix.get('via') or {}).get(ref.partition(':')[0]) or {}).get(source)
+
+
 def principals_order(name):
     """Sort key of principals: users first, then sites."""
     return (0 if name.startswith('user:') else 1, name)
@@ -151,7 +169,9 @@ def checked(matrix):
     """``matrix`` when it is a readable matrix, else ``None`` (a snapshot of
     an older version, from elsewhere or edited by hand)."""
     try:
-        if set(matrix) != set(EMPTY) or not all(isinstance(matrix[key], dict) for key in EMPTY):
+        if set(matrix) - {'via'} != set(EMPTY) or not all(isinstance(matrix[key], dict) for key in EMPTY):
+            return None
+        if not isinstance(matrix.get('via', {}), dict):
             return None
         for ref, text in matrix['resources'].items():
             if not isinstance(ref, str):

@@ -3,7 +3,7 @@
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
 """Plain-text views of compiler output for people: the report and the matrix."""
 
-from ansible_collections.meshconnect.mesh.plugins.module_utils.mesh_reach import EMPTY, principals, reached, row_text
+from ansible_collections.meshconnect.mesh.plugins.module_utils.mesh_reach import EMPTY, principals, reached, row_text, via
 
 
 def matrix_table(matrix, limit=200):
@@ -17,7 +17,8 @@ def matrix_table(matrix, limit=200):
             continue
         for dst in sorted(class_rows):
             if not limit or count < limit:
-                shown.append((src, dst, row_text(matrix, dst, class_rows[dst])))
+                relay = via(matrix, src, dst)
+                shown.append((src, dst, row_text(matrix, dst, class_rows[dst]) + (' (via %s)' % relay if relay else '')))
             count += 1
     if not shown:
         return 'nothing is reachable'
@@ -47,6 +48,13 @@ def report_text(report, limit=200):
         summary.get('leases_used', 0), summary.get('leases_free', 0))]
     for change in report.get('lease_changes') or []:
         lines.append('lease %s: %s %s' % (change['action'], change['member'], change['address']))
+    for change in report.get('relay_changes') or []:
+        if change['from'] is None:
+            lines.append('relay chosen: %s via %s' % (change['site'], change['to']))
+        elif change['to'] is None:
+            lines.append('relay released: %s no longer via %s' % (change['site'], change['from']))
+        else:
+            lines.append('relay CHANGED: %s via %s (was via %s)' % (change['site'], change['to'], change['from']))
     warnings = report.get('warnings') or []
     if warnings:
         lines.append('')

@@ -194,6 +194,8 @@ SITE = Mapping({
     'behind_nat': Bool(),
     'port_forwarding': Bool(),
     'masquerade': Bool(),
+    'relay': Bool(),
+    'via': Nullable(Name()),
     'resources': Nullable(Seq(RESOURCE, 'resource')),
     'ignore_interfaces': Nullable(Seq(IFACE)),
     'include_interfaces': Nullable(Seq(IFACE)),

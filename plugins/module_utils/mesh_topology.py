@@ -4,7 +4,8 @@
 """A topology picture of a compiled mesh, as a self-contained SVG document.
 
 Sites sit on a circle (their resources listed inside), links are drawn from a
-small hub to each member site, users stand in a column on the left with a
+small hub to each member site (dashed, "via RELAY", when a relay carries
+them), relays and relayed sites say so, users stand in a column on the left with a
 dashed line to every site their policies reach, labelled with what they reach.
 The layout is deterministic: the same plan gives the same picture.
 """
@@ -56,24 +57,33 @@ def topology_svg(plan, matrix):
            '<text x="20" y="30" font-size="18" font-weight="bold">%s &#8212; %s</text>'
            % (_esc(plan['network']['name']), _esc(plan['network']['cidr']))]
 
-    # Links: a hub per link, a line to each member site.
-    links = {}
+    # Links: a hub per link, a line to each member site (dashed where a relay carries it).
+    links, relayed = {}, {}
     for agent in agents:
         for peer in agent['peers']:
             for link in peer.get('links', []):
                 links.setdefault(link, set()).update([agent['site'], peer['name'].split(':', 1)[1]])
+            for link in peer.get('via_links', []):
+                # On a member's tunnel to the relay, or on the relay's tunnel to a member: the member is the
+                # one that cannot be dialled.
+                other = peer['name'].split(':', 1)[1]
+                member, relay = (other, agent['site']) if agent['dialable'] else (agent['site'], other)
+                links.setdefault(link, set()).add(member)
+                relayed[link] = relay
     for name in sorted(links):
         members = sorted(links[name])
         hub_x = sum(pos[m][0] for m in members) / len(members)
         hub_y = sum(pos[m][1] for m in members) / len(members)
+        dash = ' stroke-dasharray="10 5"' if name in relayed else ''
         for member in members:
             out.append('<line x1="%.1f" y1="%.1f" x2="%.1f" y2="%.1f" stroke="#1565c0" stroke-width="3" '
-                       'opacity="0.7"/>' % (hub_x, hub_y, pos[member][0], pos[member][1]))
+                       'opacity="0.7"%s/>' % (hub_x, hub_y, pos[member][0], pos[member][1], dash))
         out.append('<circle cx="%.1f" cy="%.1f" r="6" fill="#1565c0"/>' % (hub_x, hub_y))
-        out.append('<text x="%.1f" y="%.1f" fill="#0d47a1" font-weight="bold">link %s</text>'
-                   % (hub_x + 9, hub_y - 8, _esc(name)))
+        out.append('<text x="%.1f" y="%.1f" fill="#0d47a1" font-weight="bold">link %s%s</text>'
+                   % (hub_x + 9, hub_y - 8, _esc(name), _esc(' (via %s)' % relayed[name]) if name in relayed else ''))
 
-    # Users and their grants.
+    # Users and their grants (through a relay to the sites that cannot be dialled).
+    via = dict((agent['site'], agent['via']) for agent in agents if agent.get('via'))
     for index, user in enumerate(users):
         ux, uy = 90, 110 + 70 * index
         reach = rows(matrix, 'user:' + user['name'])
@@ -91,6 +101,8 @@ def topology_svg(plan, matrix):
             label = ', '.join(items)
             if len(label) > 40:
                 label = label[:37] + '...'
+            if site in via:
+                label += ' (via %s)' % via[site]
             # The label sits near the site end of the line, where lines fan out.
             lx = ux + 30 + 0.72 * (sx - SITE_W / 2 - ux - 30)
             ly = uy + 0.72 * (sy - uy)
@@ -114,6 +126,10 @@ def topology_svg(plan, matrix):
         detail = '%s  %s' % (agent['address'], {'direct': 'direct', 'forwarded': 'NAT + port forward',
                                                 'outbound': 'NAT, dials out', 'standalone': 'side-loaded'}[
                                                     _kind(agent)])
+        if agent.get('relay'):
+            detail += ', relay'
+        if agent.get('via'):
+            detail += ', via %s' % agent['via']
         out.append('<text x="%.1f" y="%.1f" text-anchor="middle" font-size="10" fill="%s">%s</text>'
                    % (x, y - SITE_H / 2 + 33, colour, _esc(detail)))
         resources = [r for r in agent['resources'] if r['kind'] != 'agent']
