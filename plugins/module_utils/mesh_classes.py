@@ -5,7 +5,7 @@
 
 Part of the compiler (see ``mesh_compile``): ``AccessClasses`` is mixed into
 its ``_Compiler`` and fills ``policy_access``, ``user_policies``,
-``class_maps``, ``user_class``, ``class_users``, ``class_pending``, ``site_groups`` and
+``class_maps``, ``class_internet``, ``user_class``, ``class_users``, ``class_pending``, ``site_groups`` and
 ``class_dns``.
 """
 
@@ -76,6 +76,9 @@ class AccessClasses:
                                             if self.reachable(site_name))
         group_maps = dict((group, self._fold([policy_maps[p] for p in names]))
                           for group, names in group_policies.items())
+        # The exit site whose internet access a class has (class_internet; None when it has none).
+        self.class_internet = {}
+        internet = dict((policy.name, policy.internet) for policy in model.policies if policy.internet)
         for name, user in model.users.items():
             key = () if user.expired else tuple(by_user[name])
             if key not in self.class_maps:
@@ -85,8 +88,15 @@ class AccessClasses:
                     + [policy_maps[p] for p in named.get(name, ())])
                 by_site = self._fold(parts)
                 self.class_maps[key] = [by_site[site_name] for site_name in sorted(by_site)]
+                exits = sorted(set(internet[p] for p in key if p in internet))
+                if len(exits) > 1:
+                    self.problems.error("user '%s'" % name, 'is granted the internet through several exit sites '
+                                        '(%s, by policies %s): a client has one default route.'
+                                        % (', '.join(exits), ', '.join(p for p in key if p in internet)),
+                                        'grant each user the internet through one exit site.')
+                self.class_internet[key] = exits[0] if exits else None
             self.user_class[name] = key
-            if not user.expired and not self.class_maps[key]:
+            if not user.expired and not self.class_maps[key] and not self.class_internet[key]:
                 self.problems.warn("user '%s'" % name, 'is granted nothing reachable; the client bundle has '
                                    'no peers.', 'add the user or a group of theirs to a policy.')
 

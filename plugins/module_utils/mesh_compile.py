@@ -90,6 +90,7 @@ class _Compiler(AccessClasses, Links, Relays, Plans, Reachability, Explainer):
         self.unions = {}        # (SiteMap, SiteMap) -> SiteMap of their union
         self.class_ids = {}     # class -> its ID in the plan's classes
         self.clashing = None    # site -> the shared runs of overlapping resources it is in (mesh_plans)
+        self.not_internet = None    # what an internet grant never reaches, as CIDRs (mesh_plans)
 
     def run(self, lease_state, previous, explain):
         model = self.model

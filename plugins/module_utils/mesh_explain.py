@@ -11,6 +11,7 @@ import re
 
 from ansible_collections.meshconnect.mesh.plugins.module_utils import mesh_access as access
 from ansible_collections.meshconnect.mesh.plugins.module_utils.mesh_model import parse_grant
+from ansible_collections.meshconnect.mesh.plugins.module_utils.mesh_model_sites import INTERNET
 from ansible_collections.meshconnect.mesh.plugins.module_utils.mesh_net import AddressError
 
 
@@ -38,6 +39,12 @@ class Explainer:
 
     def _flow_verdict(self, principal, grant, want_allow):
         """``(passed, detail)`` for one test flow."""
+        if grant.resource == INTERNET:
+            has = principal[0] == 'user' and self.class_internet.get(self.user_class[principal[1]]) == grant.site
+            if has == want_allow:
+                return True, 'allowed' if has else 'denied'
+            return False, ('%s has the internet through %s' % (':'.join(principal), grant.site) if has else
+                           '%s has no internet access through %s' % (':'.join(principal), grant.site))
         granted = self._access_of(principal)
         sites = self.model.sites
         site_names = list(sites) if grant.site == '*' else [grant.site]
@@ -94,6 +101,8 @@ class Explainer:
         except (ValueError, AddressError) as exc:
             return {'query': query, 'verdict': 'invalid', 'reasons': [str(exc)]}
         model = self.model
+        if grant.site == INTERNET:
+            return self._explain_internet(query, principal, grant)
         if grant.site not in model.sites or (grant.resource != '*' and
                                              grant.resource not in model.sites[grant.site].resources):
             return {'query': query, 'verdict': 'invalid', 'reasons': ['unknown site or resource %r' % target]}
@@ -106,6 +115,40 @@ class Explainer:
             return self._explain_site(query, ('site', source_site, source_res or None), site, resources, grant)
         return {'query': query, 'verdict': 'invalid',
                 'reasons': ['%r is neither a user nor a site (SITE or SITE:RESOURCE)' % principal]}
+
+    def _explain_internet(self, query, principal, grant):
+        """Why ``principal`` has the internet (``internet`` or ``internet:SITE``) or not."""
+        exits = self.model.exits
+        wanted = grant.resource if grant.resource != '*' else (exits[0] if len(exits) == 1 else None)
+        if principal not in self.model.users:
+            return {'query': query, 'verdict': 'denied',
+                    'reasons': ['only users are granted the internet (sites use their own uplinks)']}
+        user = self.model.users[principal]
+        if not exits:
+            return {'query': query, 'verdict': 'denied', 'reasons': ['no site offers internet access (exit: true)']}
+        if user.expired:
+            return {'query': query, 'verdict': 'denied',
+                    'reasons': ['user %s expired on %s' % (user.name, user.expires.isoformat())]}
+        has = self.class_internet.get(self.user_class[user.name])
+        applying = set(self.user_policies[user.name])
+        reasons = []
+        for policy in self.model.policies:
+            if policy.internet is None:
+                continue
+            if policy.name in applying:
+                reasons.append("allowed by policy '%s' (allow internet through exit site %s): everything outside "
+                               'the overlay, the private ranges and the mesh\'s resources goes through %s, which '
+                               'masquerades it to its uplink' % (policy.name, policy.internet, policy.internet))
+            else:
+                reasons.append("policy '%s' would allow it, but applies to %s, not to %s"
+                               % (policy.name, _who(policy), user.name))
+        if has is not None and (wanted is None or wanted == has):
+            return {'query': query, 'verdict': 'allowed', 'reasons': reasons}
+        if not reasons:
+            reasons.append('no policy grants the internet')
+        if has is not None:
+            reasons.append('%s has the internet through %s, not %s' % (user.name, has, wanted))
+        return {'query': query, 'verdict': 'denied', 'reasons': reasons}
 
     def _explain_user(self, query, user, site, resources, grant):
         wanted = grant.ports

@@ -27,7 +27,7 @@ from ansible_collections.meshconnect.mesh.plugins.module_utils.mesh_model_agents
     add_agent_facts, check_agent_keys,
 )
 from ansible_collections.meshconnect.mesh.plugins.module_utils.mesh_model_sites import (
-    check_endpoints, check_relays, load_network, load_sites, validate_public_key,
+    check_endpoints, check_exits, check_relays, load_network, load_sites, validate_public_key,
 )
 from ansible_collections.meshconnect.mesh.plugins.module_utils.mesh_schema import check_facts, shape_and_clean
 
@@ -36,10 +36,11 @@ __all__ = ('Model', 'load_model', 'parse_grant', 'validate_public_key')
 
 
 class Model:
-    def __init__(self, network, sites, links, users, policies, tests, relays=()):
+    def __init__(self, network, sites, links, users, policies, tests, relays=(), exits=()):
         self.network = network
         self.sites = sites          # name -> Site (sorted by name)
         self.relays = list(relays)  # the sites that may relay, by name
+        self.exits = list(exits)    # the sites that offer internet access, by name
         self.links = links          # [Link] sorted by name
         self.users = users          # name -> User (sorted by name)
         self.policies = policies    # [Policy] sorted by name
@@ -73,11 +74,12 @@ def load_model(inventory, facts, problems, today=None):
     network = load_network(problems, inventory['network'])
     sites = load_sites(problems, network, inventory['sites'])
     relays = check_relays(problems, sites)
+    exits = check_exits(problems, sites)
     endpoint_ips = check_endpoints(problems, sites)
     add_agent_facts(problems, network, sites, facts or {}, endpoint_ips)
     links = load_links(problems, inventory['links'], sites, relays)
     users = load_users(problems, inventory['users'], today)
     check_agent_keys(problems, sites, users)
-    policies = load_policies(problems, inventory['policies'], sites, users)
-    tests = load_tests(problems, inventory['policy_tests'], sites, users)
-    return Model(network, sites, links, users, policies, tests, relays)
+    policies = load_policies(problems, inventory['policies'], sites, users, exits)
+    tests = load_tests(problems, inventory['policy_tests'], sites, users, exits)
+    return Model(network, sites, links, users, policies, tests, relays, exits)

@@ -13,7 +13,7 @@ users and groups, ports, keys, duplicates, and whether a tunnel can form.
 import datetime
 
 from ansible_collections.meshconnect.mesh.plugins.module_utils.mesh_model_sites import (
-    check_resource_ref, validate_public_key,
+    INTERNET, check_resource_ref, validate_public_key,
 )
 from ansible_collections.meshconnect.mesh.plugins.module_utils.mesh_net import AddressError, EVERYTHING, PortSet
 from ansible_collections.meshconnect.mesh.plugins.module_utils.mesh_schema import NAME_RE
@@ -63,12 +63,13 @@ class Grant:
 
 
 class Policy:
-    def __init__(self, name, users, groups, allow, deny):
+    def __init__(self, name, users, groups, allow, deny, internet=None):
         self.name = name
         self.users = users
         self.groups = groups
         self.allow = allow
         self.deny = deny
+        self.internet = internet    # the exit site whose internet access it grants, or None
 
 
 class PolicyTest:
@@ -296,7 +297,29 @@ def load_users(problems, raw, today):
 # policies and policy tests
 
 
-def _load_grants(problems, item, entries, sites, what):
+def _internet_grant(problems, item, grant, exits, what):
+    """The grant of an exit site's internet access (``internet`` or
+    ``internet:SITE``) as a Grant of resource ``internet`` at that site, or None."""
+    exit_site = None if grant.resource == '*' else grant.resource
+    if grant.ports is not None:
+        problems.error(item, '%s %r: the internet has no ports to choose.' % (what, grant.text),
+                       'write internet (or internet:SITE to choose the exit site).')
+    elif not exits:
+        problems.error(item, '%s %r: no site offers internet access.' % (what, grant.text),
+                       'mark a site that users can dial exit: true (it masquerades their traffic to its uplink).')
+    elif exit_site is None and len(exits) > 1:
+        problems.error(item, '%s %r: several sites offer internet access (%s).' % (what, grant.text, ', '.join(exits)),
+                       'name one: %s.' % ', '.join('internet:%s' % name for name in exits))
+    elif exit_site is not None and exit_site not in exits:
+        problems.error(item, '%s %r: %r does not offer internet access.' % (what, grant.text, exit_site),
+                       'use one of: %s, or mark %r exit: true.'
+                       % (', '.join('internet:%s' % name for name in exits), exit_site))
+    else:
+        return Grant(grant.text, exit_site or exits[0], INTERNET, None)
+    return None
+
+
+def _load_grants(problems, item, entries, sites, what, exits=()):
     grants = []
     for entry in entries or []:
         try:
@@ -304,7 +327,12 @@ def _load_grants(problems, item, entries, sites, what):
         except (ValueError, AddressError) as exc:
             problems.error(item, '%s: %s.' % (what, exc),
                            'write SITE, SITE:RESOURCE or SITE:RESOURCE:PORTS with PORTS such as tcp/443 or '
-                           'tcp/80,udp/1000-2000 (ports 1-65535).')
+                           'tcp/80,udp/1000-2000 (ports 1-65535), or internet.')
+            continue
+        if grant.site == INTERNET:
+            grant = _internet_grant(problems, item, grant, exits, what)
+            if grant is not None:
+                grants.append(grant)
             continue
         if grant.site != '*':
             if not check_resource_ref(problems, item, sites, grant.site, grant.resource, '%s %r' % (what,
@@ -318,7 +346,7 @@ def _load_grants(problems, item, entries, sites, what):
     return grants
 
 
-def load_policies(problems, raw, sites, users):
+def load_policies(problems, raw, sites, users, exits=()):
     policies = []
     groups = set(g for user in users.values() for g in user.groups)
     for entry in raw or []:
@@ -336,11 +364,21 @@ def load_policies(problems, raw, sites, users):
                                % (', '.join(sorted(groups)) or 'none'))
         if not who_users and not who_groups:
             problems.error(item, 'applies to nobody.', 'list users or groups.')
-        allow = _load_grants(problems, item, entry.get('allow'), sites, 'allow')
-        deny = _load_grants(problems, item, entry.get('except'), sites, 'except')
+        allow = _load_grants(problems, item, entry.get('allow'), sites, 'allow', exits)
+        deny = _load_grants(problems, item, entry.get('except'), sites, 'except', exits)
         if not entry.get('allow'):
             problems.error(item, 'allows nothing.', 'list what it grants under allow, e.g. ["hq:web:tcp/443"].')
-        policies.append(Policy(entry['name'], sorted(set(who_users)), sorted(set(who_groups)), allow, deny))
+        internet = sorted(set(grant.site for grant in allow if grant.resource == INTERNET))
+        if len(internet) > 1:
+            problems.error(item, 'grants the internet through several exit sites (%s): a client has one default '
+                           'route.' % ', '.join(internet), 'grant internet through one exit site per policy.')
+        if any(grant.resource == INTERNET for grant in deny):
+            problems.error(item, 'excepts internet; the internet is granted by allow or not at all.',
+                           'remove internet from except (and from allow, if this policy must not grant it).')
+        allow = [grant for grant in allow if grant.resource != INTERNET]
+        deny = [grant for grant in deny if grant.resource != INTERNET]
+        policies.append(Policy(entry['name'], sorted(set(who_users)), sorted(set(who_groups)), allow, deny,
+                               internet[0] if internet else None))
     _unique(problems, 'policy', [entry['name'] for entry in raw or []], 'give each policy its own name.')
     return sorted(policies, key=lambda policy: policy.name)
 
@@ -366,14 +404,14 @@ def _test_principal(problems, item, entry, sites, users):
     return ('site', site_name, resource or None)
 
 
-def load_tests(problems, raw, sites, users):
+def load_tests(problems, raw, sites, users, exits=()):
     tests = []
     for index, entry in enumerate(raw or []):
         principal = _test_principal(problems, 'policy test #%d' % (index + 1), entry, sites, users)
         if principal is None:
             continue
         item = "policy test #%d (%s '%s')" % (index + 1, principal[0], ':'.join(p for p in principal[1:] if p))
-        allow = _load_grants(problems, item, entry.get('allow'), sites, 'allow')
-        deny = _load_grants(problems, item, entry.get('deny'), sites, 'deny')
+        allow = _load_grants(problems, item, entry.get('allow'), sites, 'allow', exits)
+        deny = _load_grants(problems, item, entry.get('deny'), sites, 'deny', exits)
         tests.append(PolicyTest(index + 1, principal, allow, deny))
     return tests

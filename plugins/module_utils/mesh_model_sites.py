@@ -24,7 +24,8 @@ from ansible_collections.meshconnect.mesh.plugins.module_utils.mesh_net import (
 from ansible_collections.meshconnect.mesh.plugins.module_utils.mesh_schema import NAME_RE, NAME_RULE
 
 HOST_RE = re.compile(r'^(?=.{1,253}$)([A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?)(\.[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?)*\Z')
-RESERVED_RESOURCES = ('agent', '*')
+RESERVED_RESOURCES = ('agent', 'internet', '*')
+INTERNET = 'internet'     # the grant of an exit site's internet access; never a site's name
 LOCAL_PREFIX = 'local-'
 
 NETWORK_DEFAULTS = {
@@ -86,7 +87,7 @@ class Resource:
 
 class Site:
     def __init__(self, host, name, router, endpoint, endpoint_port, behind_nat, port_forwarding, masquerade,
-                 ignore_interfaces, include_interfaces=(), relay=False, via=None):
+                 ignore_interfaces, include_interfaces=(), relay=False, via=None, exit=False):
         self.host = host
         self.name = name
         self.router = router
@@ -99,6 +100,7 @@ class Site:
         self.include_interfaces = list(include_interfaces)
         self.relay = relay          # may relay for sites that cannot be dialled
         self.via = via              # the relay the inventory names for this site, or None
+        self.exit = exit            # offers internet access to users granted `internet` (full tunnel)
         self.resources = {}      # name -> Resource, declared and local and 'agent'
         self.public_key = None
         self.facts_known = False
@@ -237,6 +239,7 @@ def _load_site(problems, network, host, raw):
         include_interfaces=raw.get('include_interfaces') or [],
         relay=raw.get('relay', False),
         via=raw.get('via'),
+        exit=raw.get('exit', False),
     )
     if site.behind_nat and not site.port_forwarding and endpoint:
         problems.warn(item, 'is behind NAT without port forwarding, so its endpoint %s is never dialled.'
@@ -250,6 +253,25 @@ def _load_site(problems, network, host, raw):
         if resource is not None:
             site.resources[resource.name] = resource
     return site
+
+
+def check_exits(problems, sites):
+    """The names of the sites that offer internet access (``exit: true``),
+    by name: each can be dialled, and no site is named ``internet``."""
+    exits = []
+    for site in sites.values():
+        if site.name == INTERNET:
+            problems.error("site '%s'" % site.name, "the name 'internet' is reserved: policies grant `internet` "
+                           'for the internet access of exit sites.', 'rename the site (meshconnect_site.name).')
+        if not site.exit:
+            continue
+        if not site.dialable:
+            problems.error("site '%s'" % site.name, 'is marked exit: true but cannot be dialled (no endpoint, or '
+                           'behind NAT without port forwarding): users send all their traffic to an exit site '
+                           'directly.', 'give it an endpoint users can dial, or remove exit: true.')
+            continue
+        exits.append(site.name)
+    return exits
 
 
 def check_relays(problems, sites):
@@ -306,7 +328,7 @@ def _load_resource(problems, network, site_name, raw, seen):
     name = raw['name']
     item = "site '%s' resource '%s'" % (site_name, name)
     if name in RESERVED_RESOURCES or name.startswith(LOCAL_PREFIX):
-        problems.error(item, 'the name %r is reserved (agent, local-*).' % name, 'rename the resource.')
+        problems.error(item, 'the name %r is reserved (agent, internet, local-*).' % name, 'rename the resource.')
         return None
     if name in seen:
         problems.error(item, 'is defined more than once in this site.', 'give each resource its own name.')

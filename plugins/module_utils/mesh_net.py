@@ -208,6 +208,8 @@ def looks_like_ipv4(text):
 # multicast, reserved and broadcast.
 PRIVATE_RANGES = ('10.0.0.0/8', '172.16.0.0/12', '192.168.0.0/16', '100.64.0.0/10')
 SPECIAL_RANGES = ('0.0.0.0/8', '127.0.0.0/8', '224.0.0.0/4', '240.0.0.0/4')
+LINK_LOCAL = '169.254.0.0/16'
+EVERYWHERE = '0.0.0.0/0'     # a client's default route (the peer of its exit site)
 
 
 def first_overlapping(interval, cidrs):

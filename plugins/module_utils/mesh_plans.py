@@ -11,7 +11,7 @@ from ansible_collections.meshconnect.mesh.plugins.module_utils.mesh_digest impor
 from ansible_collections.meshconnect.mesh.plugins.module_utils.mesh_flows import flow_group
 from ansible_collections.meshconnect.mesh.plugins.module_utils.mesh_links import decompose
 from ansible_collections.meshconnect.mesh.plugins.module_utils.mesh_net import (
-    format_interval, format_ip, interval_to_cidrs, merge_intervals, parse_interval,
+    EVERYWHERE, LINK_LOCAL, PRIVATE_RANGES, SPECIAL_RANGES, cidr_interval, format_interval, format_ip, interval_to_cidrs, merge_intervals, parse_interval,
 )
 
 
@@ -130,6 +130,7 @@ class Plans:
         if relay is not None and self.class_pending:
             for key in self.relay_users.get(site.name, ()):
                 pending.extend(self.class_pending.get(key, ()))
+        exit_entry = self._exit_plan(site, pending) if site.exit else None
         local = [(r.lo, r.hi) for r in site.resources.values() if r.kind != 'agent']
         plan = {
             'site': site.name,
@@ -142,7 +143,7 @@ class Plans:
             'mtu': net.mtu,
             'router': site.router,
             # A relay forwards between tunnels even when it is side-loaded.
-            'forwarding': site.router or relay is not None,
+            'forwarding': site.router or relay is not None or site.exit,
             'masquerade': site.masquerade and site.router,
             'dialable': site.dialable,
             'endpoint': site.endpoint_text,
@@ -165,7 +166,28 @@ class Plans:
             plan['via'] = self.relay_of[site.name]
         if relay is not None:
             plan['relay'] = relay
+        if exit_entry is not None:
+            plan['exit'] = exit_entry
         return plan
+
+    def _exit_plan(self, site, pending):
+        """The ``exit`` entry of an exit site's agent plan: the classes of
+        users granted its internet access (and their peer for it) and what is
+        not the internet (the overlay, private and special ranges, and every
+        resource of the mesh: the internet grant never reaches them)."""
+        entries = {}    # peer -> [class IDs]
+        for key, exit_site in self.class_internet.items():
+            if exit_site == site.name and key in self.class_users:
+                entries.setdefault(self.class_hub_peer[(key, site.name)], []).append(self.class_ids[key])
+                pending.extend(self.class_pending.get(key, ()))
+        if self.not_internet is None:
+            ranges = [cidr_interval(text) for text in PRIVATE_RANGES + SPECIAL_RANGES + (LINK_LOCAL,)]
+            ranges.append((self.net.lo, self.net.hi))
+            ranges.extend((res.lo, res.hi) for other in self.model.sites.values() for res in other.resources.values()
+                          if res.kind != 'agent')
+            self.not_internet = cidrs(ranges)
+        return {'users': [{'classes': sorted(ids), 'peer': peer} for peer, ids in sorted(entries.items())],
+                'excluded': list(self.not_internet)}
 
     def _may_clash(self, site_names):
         """Whether two of ``site_names`` may have resources with addresses in
@@ -225,7 +247,7 @@ class Plans:
         by the agents' firewall groups (``classes`` and ``peer``):
         ``user_plans`` gives users' whole plans back."""
         users, classes, site_peers = {}, {}, {}
-        self.class_relay_peer = {}  # (class, relay) -> the class's peer for the relay
+        self.class_hub_peer = {}    # (class, relay or exit site) -> the class's peer for it
         for key, members in self.class_users.items():
             self.class_ids[key] = self._user_class(key, members, classes, site_peers)
         for user in self.model.users.values():
@@ -247,9 +269,11 @@ class Plans:
             relay = self.relay_of.get(site_map.site)
             if relay is not None and site_map.amap:
                 relayed.setdefault(relay, []).append(site_map)
+        exit_site = self.class_internet.get(key)
+        hubs = set(relayed) | ({exit_site} if exit_site else set())
         for site_map in self.class_maps[key]:
-            if site_map.site in self.relay_of or site_map.site in relayed:
-                continue    # reached through a relay, or a relay whose peer carries more (below)
+            if site_map.site in self.relay_of or site_map.site in hubs:
+                continue    # reached through a relay, or a relay or exit whose peer carries more (below)
             if site_map.peer is None:
                 site = self.model.sites[site_map.site]
                 intervals = [(lo, hi) for lo, hi, _ps in site_map.amap]
@@ -260,15 +284,20 @@ class Plans:
                     site_map.pending = peer['name']
             if site_map.pending:
                 pending.append(site_map.pending)
-        for relay, site_maps in sorted(relayed.items()):
-            # One peer for the relay carries what the class reaches there and at the sites it relays.
-            site = self.model.sites[relay]
-            reached = [m for m in self.class_maps[key] if m.site == relay] + site_maps
+        for hub in sorted(hubs):
+            # One peer for a relay carries what the class reaches there and at the sites it relays; the
+            # class's exit site gets everything else too (0.0.0.0/0: the peers of other sites are more specific).
+            site = self.model.sites[hub]
+            reached = [m for m in self.class_maps[key] if m.site == hub] + relayed.get(hub, [])
             intervals = [(lo, hi) for site_map in reached for lo, hi, _ps in site_map.amap]
-            peer = {'name': 'site:' + relay, 'site': relay, 'public_key': site.public_key,
-                    'endpoint': site.endpoint_text, 'allowed_ips': cidrs(intervals),
-                    'relays': sorted(site_map.site for site_map in site_maps)}
-            self.class_relay_peer[(key, relay)] = add_by_digest(site_peers, peer)
+            peer = {'name': 'site:' + hub, 'site': hub, 'public_key': site.public_key,
+                    'endpoint': site.endpoint_text,
+                    'allowed_ips': [EVERYWHERE] if hub == exit_site else cidrs(intervals)}
+            if hub in relayed:
+                peer['relays'] = sorted(site_map.site for site_map in relayed[hub])
+            if hub == exit_site:
+                peer['exit'] = True
+            self.class_hub_peer[(key, hub)] = add_by_digest(site_peers, peer)
             if site.public_key is None:
                 pending.append(peer['name'])
         if self._may_clash(site_map.site for site_map in self.class_maps[key]):
@@ -314,6 +343,14 @@ def agent_plan(plan, host):
             group = dict(group, sources=[users[name]['address'] for name in members])
             del group['classes'], group['peer']
         groups.append(group)
+    exit_users = []
+    exit_entry = agent.pop('exit', None)
+    if exit_entry:
+        for entry in exit_entry['users']:
+            members = sorted(name for class_id in entry['classes'] for name in classes[class_id]['users'])
+            names.update(members)
+            known.update(members)
+            exit_users.extend(users[name]['address'] for name in members)
     pairs = []
     relay = agent.pop('relay', None)
     if relay:
@@ -334,7 +371,9 @@ def agent_plan(plan, host):
             del peer['classes']
         peers.append(peer)
     agent['firewall'] = dict(agent['firewall'], groups=groups, relay=pairs,
-                             users=[users[name]['address'] for name in sorted(known)])
+                             users=[users[name]['address'] for name in sorted(known)],
+                             exit_users=sorted(exit_users, key=parse_interval),
+                             exit_excluded=list(exit_entry['excluded']) if exit_entry else [])
     agent['peers'] = peers + [_user_peer(users[name]) for name in sorted(names)]
     return agent
 
@@ -343,7 +382,7 @@ def is_whole(agent):
     """Whether ``agent`` is a whole agent plan (``agent_plan``), not the
     plan's own entry whose user groups name their classes."""
     groups = (agent.get('firewall') or {}).get('groups') or []
-    return 'relay' not in agent and not any(isinstance(group, dict) and 'classes' in group for group in groups)
+    return 'relay' not in agent and 'exit' not in agent and not any(isinstance(group, dict) and 'classes' in group for group in groups)
 
 
 def _user_peer(user):
@@ -372,8 +411,10 @@ def user_plans(plan, names=None):
     site_peers = plan['site_peers']
     class_peers = {}
     for agent in plan['agents'].values():
-        # A class relayed by this agent has one peer for it, carrying what it reaches here too.
-        relayed = dict((class_id, entry['peer']) for entry in (agent.get('relay') or {}).get('users', ())
+        # A class relayed by this agent, or using it as its exit, has one peer for it, carrying what it
+        # reaches here too.
+        relayed = dict((class_id, entry['peer'])
+                       for entry in (agent.get('relay') or {}).get('users', []) + (agent.get('exit') or {}).get('users', [])
                        for class_id in entry['classes'])
         for group in agent['firewall']['groups']:
             for class_id in group.get('classes', ()):

@@ -120,6 +120,21 @@ def _accepts(agent, sender, src):
     return any(p['name'] == sender and address_in(src, p['allowed_ips']) for p in agent['peers'])
 
 
+def _to_internet(plan, kind, name, src, dst, whole):
+    """Whether a user's packet to ``dst``, which no site owns, leaves through the user's exit site."""
+    if kind != 'user' or name not in plan['users'] or plan['users'][name]['expired']:
+        return False
+    if ('user', name) not in whole:
+        whole[('user', name)] = user_plan(plan, name)
+    first = _route(whole[('user', name)]['peers'], dst)
+    if first is None or not first.get('exit'):
+        return False
+    exit_agent = _whole_agent(plan, _host_of(plan, first['site']), whole)
+    firewall = exit_agent['firewall']
+    return (_accepts(exit_agent, 'user:' + name, src) and address_in(src, firewall['exit_users'])
+            and not address_in(dst, firewall['exit_excluded']))
+
+
 def expected(plan, principal, source, address, proto, port, whole=None):
     """Whether the plan lets ``principal`` (``user:NAME`` or ``site:NAME``),
     sending from ``source``, reach ``address`` with ``proto``/``port``.
@@ -138,9 +153,9 @@ def expected(plan, principal, source, address, proto, port, whole=None):
     except AddressError:
         return False
     host, to_agent = _owner(plan, address)
-    if host is None:
-        return False
     whole = {} if whole is None else whole
+    if host is None:
+        return _to_internet(plan, kind, name, src, dst, whole)
     owner = _whole_agent(plan, host, whole)
     if kind == 'user':
         if name not in plan['users'] or plan['users'][name]['expired']:

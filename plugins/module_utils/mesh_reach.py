@@ -31,8 +31,10 @@ diff (the report's ``relay_changes`` says when a relay changes).
 from ansible_collections.meshconnect.mesh.plugins.module_utils import mesh_access as access
 from ansible_collections.meshconnect.mesh.plugins.module_utils.mesh_digest import add_by_digest, digest_id
 from ansible_collections.meshconnect.mesh.plugins.module_utils.mesh_net import (
-    PORT_MAX, AddressError, PortSet, format_interval, parse_interval,
+    EVERYTHING, EVERYWHERE, PORT_MAX, AddressError, PortSet, format_interval, parse_interval,
 )
+
+ADDRESS_MAX = (1 << 32) - 1
 
 EMPTY = {'resources': {}, 'grants': {}, 'classes': {}, 'members': {}}
 
@@ -48,7 +50,7 @@ class Reachability:
         for name in model.users:
             key = self.user_class[name]
             if key not in class_ids:
-                class_ids[key] = self._class_row(self.class_maps[key], matrix, pieces)
+                class_ids[key] = self._class_row(self.class_maps[key], matrix, pieces, self.class_internet.get(key))
             if class_ids[key]:
                 matrix['members']['user:' + name] = class_ids[key]
         for principal in sorted(self.principal_access):
@@ -67,9 +69,14 @@ class Reachability:
             matrix['via'] = dict(sorted(via.items()))
         return matrix
 
-    def _class_row(self, site_maps, matrix, pieces):
-        """The matrix class ID of what ``site_maps`` reach (each SiteMap's grant is added once)."""
+    def _class_row(self, site_maps, matrix, pieces, exit_site=None):
+        """The matrix class ID of what ``site_maps`` reach (each SiteMap's grant is added once), and the
+        internet through ``exit_site`` (a row ``SITE:internet`` of the whole address space, all ports)."""
         grants = []
+        if exit_site is not None:
+            ref = '%s:internet' % exit_site
+            matrix['resources'][ref] = EVERYWHERE
+            grants.append(_add(matrix['grants'], {ref: [_piece(0, ADDRESS_MAX, EVERYTHING)]}))
         for site_map in site_maps:
             if site_map.grant is None:
                 site_map.grant = _add(matrix['grants'], _rows(self.model.sites[site_map.site], site_map.amap,

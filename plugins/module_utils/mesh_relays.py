@@ -156,7 +156,7 @@ class Relays:
         for key, site_maps in by_class.items():
             reached = [(lo, hi) for site_map in site_maps for lo, hi, _ps in site_map.amap]
             destinations = tuple(format_interval(lo, hi) for lo, hi in merge_intervals(reached))
-            entries.setdefault((self.class_relay_peer[(key, site.name)], destinations), []).append(self.class_ids[key])
+            entries.setdefault((self.class_hub_peer[(key, site.name)], destinations), []).append(self.class_ids[key])
         users = [{'classes': sorted(ids), 'peer': peer, 'destinations': list(destinations)}
                  for (peer, destinations), ids in sorted(entries.items())]
         sites = sorted(set((format_interval(lo, hi), format_interval(dlo, dhi)) for lo, hi, dlo, dhi in pairs))

@@ -196,6 +196,7 @@ SITE = Mapping({
     'masquerade': Bool(),
     'relay': Bool(),
     'via': Nullable(Name()),
+    'exit': Bool(),
     'resources': Nullable(Seq(RESOURCE, 'resource')),
     'ignore_interfaces': Nullable(Seq(IFACE)),
     'include_interfaces': Nullable(Seq(IFACE)),

@@ -128,6 +128,8 @@ def topology_svg(plan, matrix):
                                                     _kind(agent)])
         if agent.get('relay'):
             detail += ', relay'
+        if agent.get('exit'):
+            detail += ', exit'
         if agent.get('via'):
             detail += ', via %s' % agent['via']
         out.append('<text x="%.1f" y="%.1f" text-anchor="middle" font-size="10" fill="%s">%s</text>'

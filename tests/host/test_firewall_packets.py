@@ -28,7 +28,7 @@ def _key(n):
 INVENTORY = {
     'network': {'name': 'hostlab', 'cidr': '100.96.0.0/24'},
     'sites': {
-        'gw-hq': {'name': 'hq', 'endpoint': '10.255.0.1', 'resources': [
+        'gw-hq': {'name': 'hq', 'endpoint': '10.255.0.1', 'exit': True, 'resources': [
             {'name': 'lan', 'address': '10.10.0.0/24'},
             {'name': 'db', 'address': '10.10.0.5', 'ports': ['tcp/5432']},
             {'name': 'web', 'address': '10.10.0.80', 'ports': ['tcp/80', 'tcp/443']},
@@ -46,7 +46,7 @@ INVENTORY = {
         {'name': 'carol', 'groups': ['ops'], 'public_key': _key(3)},
     ],
     'policies': [
-        {'name': 'admins', 'groups': ['admins'], 'allow': ['hq'], 'except': ['hq:agent']},
+        {'name': 'admins', 'groups': ['admins'], 'allow': ['hq', 'internet'], 'except': ['hq:agent']},
         {'name': 'dev', 'groups': ['dev'], 'allow': ['hq:web:tcp/443']},
         {'name': 'ops', 'groups': ['ops'], 'allow': ['hq:agent:tcp/22']},
     ],
@@ -181,6 +181,36 @@ def test_management_sources_reach_the_agent_only_on_the_management_ports(fresh, 
     assert lab.tcp(BRANCH_HOST, '10.10.0.1', 22) == 'refused'
     assert lab.tcp(BRANCH_HOST, '10.10.0.1', 23) == 'timeout'
     assert lab.tcp(BRANCH_HOST, '10.10.0.77', 22) == 'timeout'     # management is not forwarding
+
+
+# ----------------------------------------------------------------------
+# an exit site
+
+
+def test_an_exit_site_lets_out_only_granted_users_and_only_to_the_internet(fresh):
+    lab = fresh
+    alice, bob = _user(lab, 'alice'), _user(lab, 'bob')
+    # A host on the internet beyond the agent's uplink (198.18.0.9, a public-looking address).
+    lab.sh('agent', 'ip', 'addr', 'replace', '198.18.0.1/24', 'dev', 'eth0')
+    lab.sh('up', 'ip', 'addr', 'replace', '198.18.0.9/24', 'dev', 'u0')
+    lab.sh('peer', 'ip', 'route', 'replace', '198.18.0.0/24', 'via', lab.plan['address'], 'dev', 'p0', 'onlink')
+    lab.sh('peer', 'ip', 'route', 'replace', '10.255.0.0/24', 'via', lab.plan['address'], 'dev', 'p0', 'onlink')
+    if not any('8443' in str(getattr(proc, 'args', '')) for proc in lab.servers):
+        lab.serve('up', [8443])
+    # The internet host has no route to the overlay: only masqueraded traffic gets answers.
+    lab.sh('up', 'ip', 'route', 'del', 'default')
+    try:
+        # alice is granted the internet: out, masqueraded, and the replies come back (past anti-spoofing).
+        assert lab.tcp(alice, '198.18.0.9', 8443) == 'open'
+        assert lab.ping(alice, '198.18.0.9')
+        # bob is not; and the internet grant never reaches private ranges (the uplink's 10.255.0.9 here).
+        assert lab.tcp(bob, '198.18.0.9', 8443) == 'timeout'
+        assert lab.tcp(alice, '10.255.0.9', 8443) == 'timeout'
+        # Without the table nothing goes out.
+        lab.sh('agent', 'nft', 'flush', 'ruleset')
+        assert lab.tcp(alice, '198.18.0.9', 8443) == 'timeout'
+    finally:
+        lab.sh('up', 'ip', 'route', 'replace', 'default', 'via', '10.255.0.1')
 
 
 # ----------------------------------------------------------------------
