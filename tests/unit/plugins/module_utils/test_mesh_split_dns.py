@@ -2,13 +2,19 @@
 # Copyright (c) 2026 MeshConnect
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
 """Split DNS: servers of meshconnect_network.dns that resolve only some
-domains, and which classes get them (and their domains)."""
+domains, which classes get them (and their domains), and the client
+configurations that use them (stock wg-quick, and the systemd-resolved
+variant)."""
 
 import json
 
 import pytest
 
-from meshcase import assert_error, build, errors_of, inventory, user
+from meshcase import assert_error, build, errors_of, inventory, key, user
+
+from ansible_collections.meshconnect.mesh.plugins.module_utils.mesh_bundle import (
+    client_config, read_manifest, wants_resolved,
+)
 
 CORP = {'address': '10.1.0.53', 'domains': ['Corp.Example', 'hq.corp.example']}
 BRANCH = {'address': '10.2.0.53', 'domains': ['branch.example']}
@@ -129,3 +135,72 @@ def test_every_dns_problem_is_reported_in_one_run():
     errors = errors_of(_split(dns=[{'address': '10.1.0.53'}, {'address': '10.2.0.53', 'domains': ['x..y']},
                                    '10.1.0.53']))
     assert len([e for e in errors if 'dns entry' in e]) == 3, errors
+
+
+# ----------------------------------------------------------------------
+# client configurations
+
+
+NETWORK = {'name': 'corp', 'dns': ['9.9.9.9', '10.1.0.53', '10.2.0.53'],
+           'dns_domains': {'10.1.0.53': ['corp.example', 'hq.corp.example'], '10.2.0.53': ['branch.example']}}
+
+
+def _plan(dns, domains):
+    return {'name': 'carol', 'address': '100.64.0.3', 'prefix': 32, 'dns': dns, 'dns_domains': domains,
+            'mtu': 1420, 'public_key': key(3), 'peers': []}
+
+
+def test_the_stock_configuration_lists_servers_then_domains():
+    text = client_config(_plan(['10.1.0.53', '10.2.0.53'], ['branch.example', 'corp.example', 'hq.corp.example']),
+                         NETWORK, None)
+    lines = text.splitlines()
+    assert 'DNS = 10.1.0.53, 10.2.0.53, branch.example, corp.example, hq.corp.example' in lines
+    assert not any(line.startswith('PostUp') for line in lines)
+
+
+def test_the_stock_configuration_of_servers_for_every_name_is_unchanged():
+    lines = client_config(_plan(['9.9.9.9'], []), NETWORK, None).splitlines()
+    assert [line for line in lines if line.startswith('DNS')] == ['DNS = 9.9.9.9']
+
+
+def test_the_resolved_variant_routes_only_the_domains_to_the_mesh():
+    plan = _plan(['10.1.0.53', '10.2.0.53'], ['branch.example', 'corp.example', 'hq.corp.example'])
+    stock = client_config(plan, NETWORK, None).splitlines()
+    resolved = client_config(plan, NETWORK, None, resolved=True).splitlines()
+    assert not any(line.startswith('DNS') for line in resolved)
+    assert resolved[2] == ('# Split DNS for Linux with systemd-resolved: only branch.example, corp.example, '
+                           'hq.corp.example resolve through the mesh; other names stay with the local resolvers.')
+    assert resolved[-1] == ('PostUp = resolvectl dns %i 10.1.0.53 10.2.0.53; resolvectl domain %i ~branch.example '
+                            '~corp.example ~hq.corp.example; resolvectl default-route %i false')
+    # Otherwise the same file: header, [Interface], the key comment, address, MTU.
+    assert [line for line in resolved if line not in (resolved[2], resolved[-1])] == \
+        [line for line in stock if not line.startswith('DNS = ')]
+
+
+@pytest.mark.parametrize('dns, domains, wanted', [
+    (['10.1.0.53'], ['corp.example', 'hq.corp.example'], True),
+    (['10.1.0.53', '10.2.0.53'], ['branch.example', 'corp.example', 'hq.corp.example'], True),
+    (['9.9.9.9', '10.1.0.53'], ['corp.example', 'hq.corp.example'], False),    # a resolver for every name
+    (['9.9.9.9'], [], False),
+    ([], [], False),
+])
+def test_who_gets_the_resolved_variant(dns, domains, wanted):
+    assert wants_resolved(_plan(dns, domains), NETWORK) is wanted
+
+
+def test_the_configurations_of_a_compiled_user():
+    result = build(_split(DNS_HQ))
+    carol = user(result, 'carol')
+    network = result['plan']['network']
+    assert 'DNS = 10.1.0.53, corp.example, hq.corp.example' in client_config(carol, network, None).splitlines()
+    assert wants_resolved(carol, network)
+    assert ('PostUp = resolvectl dns %i 10.1.0.53; resolvectl domain %i ~corp.example ~hq.corp.example; '
+            'resolvectl default-route %i false') in client_config(carol, network, None, True).splitlines()
+    assert not wants_resolved(user(result, 'bob'), network)
+
+
+def test_the_manifest_names_the_resolved_variants():
+    data = json.dumps({'version': 1, 'files': ['alice.conf', 'alice.png', 'resolved/alice.conf',
+                                               'resolved/../x.conf', 'other/alice.conf', 'resolved/alice.png',
+                                               'resolved/', '/etc/passwd.conf']}).encode('utf-8')
+    assert read_manifest(data, '/nonexistent') == set(['alice.conf', 'alice.png', 'resolved/alice.conf'])
