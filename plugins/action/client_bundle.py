@@ -10,7 +10,7 @@ from ansible.plugins.action import ActionBase
 
 from ansible_collections.meshconnect.mesh.plugins.module_utils import mesh_state as state
 from ansible_collections.meshconnect.mesh.plugins.module_utils.mesh_bundle import (
-    MANIFEST, client_config, manifest_document, read_manifest, redact,
+    MANIFEST, RESOLVED_DIR, client_config, manifest_document, read_manifest, redact, wants_resolved,
 )
 from ansible_collections.meshconnect.mesh.plugins.module_utils.mesh_compile import PLAN_VERSION
 from ansible_collections.meshconnect.mesh.plugins.module_utils.mesh_errors import MeshError
@@ -75,8 +75,16 @@ class ActionModule(ActionBase):
 
         manifest_path = os.path.join(dest, MANIFEST)
         ours = read_manifest(_read(manifest_path), dest)
-        fixed = state.repair_modes(state.private_paths(dest, names=ours | set([MANIFEST])) +
-                                   state.private_paths(args['keys_dir'], ('.key',)), check_mode)
+        resolved_dir = os.path.join(dest, RESOLVED_DIR)
+        if os.path.lexists(resolved_dir) and (os.path.islink(resolved_dir) or not os.path.isdir(resolved_dir)):
+            return fail(result, '%s is not a directory, so nothing was written: client_bundle writes the '
+                        'systemd-resolved variants of the bundles there. Fix: move it out of %s.'
+                        % (resolved_dir, dest))
+        prefix = RESOLVED_DIR + '/'
+        fixed = state.repair_modes(
+            state.private_paths(dest, names=ours | set([MANIFEST])) +
+            state.private_paths(resolved_dir, names=set(n[len(prefix):] for n in ours if n.startswith(prefix))) +
+            state.private_paths(args['keys_dir'], ('.key',)), check_mode)
         for path, old, new in fixed:
             self._display.warning('%s had mode %s; %s %s (bundles and keys are private)'
                                   % (path, old, 'it would be put back to' if check_mode else 'put back to', new))
@@ -93,7 +101,7 @@ class ActionModule(ActionBase):
         if damaged:
             raise MeshError(damaged)
 
-        written, removed, diffs, without = [], [], [], []
+        written, removed, diffs, without, resolved = [], [], [], [], []
         pending = set()
         wanted = set()
         if not check_mode:
@@ -110,15 +118,13 @@ class ActionModule(ActionBase):
                     private_key = None  # the inventory names another device's key
             text = client_config(user, plan['network'], private_key)
             conf = '%s.conf' % name
-            wanted.add(conf)
-            before = _read(os.path.join(dest, conf))
-            if before != text.encode('utf-8'):
-                written.append(os.path.join(dest, conf))
-                diffs.append({'before_header': conf, 'after_header': conf,
-                              'before': redact(before.decode('utf-8', 'replace')) if before else '',
-                              'after': redact(text)})
-                if not check_mode:
-                    state.write_atomic(os.path.join(dest, conf), text.encode('utf-8'), state.PRIVATE_FILE_MODE)
+            self._write_bundle(dest, conf, text, check_mode, wanted, written, diffs)
+            if wants_resolved(user, plan['network']):
+                # Stock wg-quick hands the domains to resolvconf as search domains; on Linux with
+                # systemd-resolved this variant sends only them to the mesh.
+                resolved.append(name)
+                self._write_bundle(dest, prefix + conf, client_config(user, plan['network'], private_key, True),
+                                   check_mode, wanted, written, diffs)
             if args['qr'] and HAS_SEGNO and private_key:
                 png = '%s.png' % name
                 wanted.add(png)
@@ -142,6 +148,10 @@ class ActionModule(ActionBase):
                     removed.append(path)
                     if not check_mode:
                         os.unlink(path)
+            # The variants' folder goes with the last variant it removed.
+            if (not check_mode and any(entry.startswith(prefix) for entry in ours - wanted)
+                    and os.path.isdir(resolved_dir) and not os.listdir(resolved_dir)):
+                os.rmdir(resolved_dir)
         else:
             kept |= ours
         if not check_mode and os.path.isdir(dest):
@@ -150,7 +160,25 @@ class ActionModule(ActionBase):
                 state.write_atomic(manifest_path, document, state.PRIVATE_FILE_MODE)
         result.update({'changed': bool(written or removed) or (bool(fixed) and not check_mode),
                        'written': written, 'removed': removed, 'without_bundle': without, 'dest': dest,
+                       'resolved': resolved,
                        'modes_fixed': [{'path': p, 'mode': o, 'fixed_to': n} for p, o, n in fixed]})
         if self._task.diff and diffs:
             result['diff'] = diffs
         return result
+
+    @staticmethod
+    def _write_bundle(dest, name, text, check_mode, wanted, written, diffs):
+        """Write the configuration ``text`` to ``dest/name`` (0600, atomically) when it changed."""
+        wanted.add(name)
+        path = os.path.join(dest, name)
+        before = _read(path)
+        if before == text.encode('utf-8'):
+            return
+        written.append(path)
+        diffs.append({'before_header': name, 'after_header': name,
+                      'before': redact(before.decode('utf-8', 'replace')) if before else '',
+                      'after': redact(text)})
+        if not check_mode:
+            if os.path.dirname(name):
+                ensure_key_dir(os.path.dirname(path))      # the variants' folder, 0700 like dest
+            state.write_atomic(path, text.encode('utf-8'), state.PRIVATE_FILE_MODE)

@@ -3,10 +3,12 @@
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
 """Client bundles: the stock WireGuard client configuration of one user.
 
-``client_config(user_plan, network, private_key)`` renders the wg-quick file.
-The private key is only ever inserted here, on the controller, into a file the
-caller writes with mode 0600; ``redact`` gives the same text without it, for
-diffs and logs.
+``client_config(user_plan, network, private_key)`` renders the wg-quick file;
+with ``resolved=True``, the variant for Linux clients with systemd-resolved
+that sends only the user's split-DNS domains to the mesh (``RESOLVED_DIR``,
+for users ``wants_resolved``).  The private key is only ever inserted here,
+on the controller, into a file the caller writes with mode 0600; ``redact``
+gives the same text without it, for diffs and logs.
 """
 
 import json
@@ -16,7 +18,10 @@ import re
 REDACTED = '<redacted: in the 0600 bundle file only>'
 # What client_bundle wrote into a folder, so that pruning never touches files it did not write.
 MANIFEST = '.meshconnect-bundles.json'
-_BUNDLE_NAME = re.compile(r'[A-Za-z0-9][A-Za-z0-9_.@+-]{0,63}\.(conf|png)\Z', re.ASCII)
+# The sub-folder of the systemd-resolved variants: RESOLVED_DIR/NAME.conf, the same interface name as NAME.conf.
+RESOLVED_DIR = 'resolved'
+_BUNDLE_NAME = re.compile(r'([A-Za-z0-9][A-Za-z0-9_.@+-]{0,63}\.(conf|png)'
+                          r'|%s/[A-Za-z0-9][A-Za-z0-9_.@+-]{0,63}\.conf)\Z' % RESOLVED_DIR, re.ASCII)
 _HEADER = b'# MeshConnect client configuration for '
 
 
@@ -57,25 +62,49 @@ def read_manifest(data, dest):
     return names
 
 
-def client_config(user, network, private_key):
-    """The wg-quick configuration for ``user`` (a plan entry).
+def wants_resolved(user, network):
+    """Whether ``user`` gets the systemd-resolved variant: it has per-domain
+    DNS servers and no resolver for every name (with one, the stock file
+    already sends every lookup to the mesh)."""
+    split = network.get('dns_domains') or {}
+    return bool(user.get('dns_domains')) and all(server in split for server in user['dns'])
+
+
+def client_config(user, network, private_key, resolved=False):
+    """The wg-quick configuration for ``user`` (a whole user plan).
 
     ``private_key`` is None when the user brought their own public key: the
     file then says where the key comes from and the device adds it.
+
+    The stock file lists the DNS servers, then the split-DNS domains, on its
+    ``DNS =`` line (wg-quick gives names that are not addresses to
+    resolvconf as search domains).  ``resolved=True`` gives the variant for
+    Linux with systemd-resolved instead: no ``DNS =`` line, but a ``PostUp``
+    that makes the servers resolve only the domains on this link (routing
+    domains ``~DOMAIN``) and keeps every other lookup off it
+    (``default-route false``); resolved forgets the link's settings when
+    the interface goes away.
     """
     lines = [
         '# MeshConnect client configuration for %s on network %s.' % (user['name'], network['name']),
         '# Split tunnel: only what the access policies grant is routed here; the sites enforce it.',
-        '[Interface]',
     ]
+    domains = user.get('dns_domains') or []
+    if resolved:
+        lines.append('# Split DNS for Linux with systemd-resolved: only %s resolve through the mesh; other names '
+                     'stay with the local resolvers.' % ', '.join(domains))
+    lines.append('[Interface]')
     if private_key:
         lines.append('PrivateKey = %s' % private_key)
     else:
         lines.append('# PrivateKey = (the private key of the device whose public key is %s)' % user['public_key'])
     lines.append('Address = %s/%d' % (user['address'], user['prefix']))
-    if user.get('dns'):
-        lines.append('DNS = %s' % ', '.join(user['dns']))
+    if user.get('dns') and not resolved:
+        lines.append('DNS = %s' % ', '.join(list(user['dns']) + list(domains)))
     lines.append('MTU = %d' % user['mtu'])
+    if resolved:
+        lines.append('PostUp = resolvectl dns %%i %s; resolvectl domain %%i %s; resolvectl default-route %%i false'
+                     % (' '.join(user['dns']), ' '.join('~' + name for name in domains)))
     for peer in user['peers']:
         if not peer.get('public_key'):
             continue

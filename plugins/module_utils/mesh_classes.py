@@ -5,8 +5,8 @@
 
 Part of the compiler (see ``mesh_compile``): ``AccessClasses`` is mixed into
 its ``_Compiler`` and fills ``policy_access``, ``user_policies``,
-``class_maps``, ``class_internet``, ``user_class``, ``class_users``, ``class_pending``, ``site_groups`` and
-``class_dns``.
+``class_maps``, ``class_internet``, ``user_class``, ``class_users``, ``class_pending``, ``site_groups``,
+``class_dns`` and ``class_dns_domains``.
 """
 
 from ansible_collections.meshconnect.mesh.plugins.module_utils import mesh_access as access
@@ -158,9 +158,13 @@ class AccessClasses:
     def _dns(self):
         """Each class of users gets the network's DNS servers it can reach
         through the tunnel on udp/53 and tcp/53; the others are left out
-        (a client must never be sent to a resolver it cannot reach)."""
+        (a client must never be sent to a resolver it cannot reach).  With a
+        per-domain server come its domains (``class_dns_domains``: sorted),
+        and only with it."""
         servers = [(text, parse_ip(text)) for text in self.net.dns]
+        split = self.net.dns_domains
         self.class_dns = {}
+        self.class_dns_domains = {}
         missing = dict((text, []) for text, _addr in servers)
         # Only a class's map of a site holding a server can reach it.
         reached = {}    # server -> the classes reaching it
@@ -175,6 +179,7 @@ class AccessClasses:
         for key, users in self.class_users.items():
             found = [text for text, _addr in servers if key in reached[text]]
             self.class_dns[key] = found
+            self.class_dns_domains[key] = sorted(set(name for text in found for name in split.get(text, ())))
             if self.class_maps[key]:
                 for text, _addr in servers:
                     if text not in found:
@@ -183,9 +188,10 @@ class AccessClasses:
             if names:
                 names.sort()
                 shown = ', '.join(names[:10]) + (' and %d more' % (len(names) - 10) if len(names) > 10 else '')
+                domains = (' (and with it %s)' % ', '.join(split[text])) if text in split else ''
                 self.problems.warn("meshconnect_network dns server %s" % text,
-                                   'is left out of the client configuration of %d user%s who cannot reach it on '
-                                   'udp/53 and tcp/53 through the tunnel: %s.'
-                                   % (len(names), 's' if len(names) > 1 else '', shown),
+                                   'is left out%s of the client configuration of %d user%s who cannot reach it '
+                                   'on udp/53 and tcp/53 through the tunnel: %s.'
+                                   % (domains, len(names), 's' if len(names) > 1 else '', shown),
                                    'grant it to them in a policy (the resource holding %s, with udp/53,tcp/53), '
                                    'or remove it from meshconnect_network.dns.' % text)

@@ -41,7 +41,7 @@ from ansible_collections.meshconnect.mesh.plugins.module_utils.mesh_plans import
 from ansible_collections.meshconnect.mesh.plugins.module_utils.mesh_reach import Reachability, diff_snapshots
 from ansible_collections.meshconnect.mesh.plugins.module_utils.mesh_relays import Relays
 
-PLAN_VERSION = 4
+PLAN_VERSION = 5
 
 
 def compile_mesh(inventory, facts=None, lease_state=None, previous=None, today=None, explain=None):

@@ -24,6 +24,7 @@ from ansible_collections.meshconnect.mesh.plugins.module_utils.mesh_net import (
 from ansible_collections.meshconnect.mesh.plugins.module_utils.mesh_schema import NAME_RE, NAME_RULE
 
 HOST_RE = re.compile(r'^(?=.{1,253}$)([A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?)(\.[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?)*\Z')
+ALL_DIGITS_RE = re.compile(r'[0-9.]*\Z')
 RESERVED_RESOURCES = ('agent', 'internet', '*')
 INTERNET = 'internet'     # the grant of an exit site's internet access; never a site's name
 LOCAL_PREFIX = 'local-'
@@ -41,7 +42,12 @@ NETWORK_DEFAULTS = {
 
 
 class Network:
-    def __init__(self, name, cidr, net, length, port, interface, mtu, keepalive, dns, allow_ping):
+    """``dns`` lists the address of every DNS server in inventory order, and
+    ``dns_domains`` maps those that resolve only some domains (split DNS) to
+    their domains (sorted, lower case); the others resolve every name."""
+
+    def __init__(self, name, cidr, net, length, port, interface, mtu, keepalive, dns, allow_ping,
+                 dns_domains=None):
         self.name = name
         self.cidr = cidr
         self.net = net
@@ -52,6 +58,7 @@ class Network:
         self.mtu = mtu
         self.keepalive = keepalive
         self.dns = dns
+        self.dns_domains = dns_domains or {}
         self.allow_ping = allow_ping
 
     @property
@@ -62,6 +69,7 @@ class Network:
     def as_dict(self):
         return {'name': self.name, 'cidr': self.cidr, 'port': self.port, 'interface': self.interface,
                 'mtu': self.mtu, 'keepalive': self.keepalive, 'dns': list(self.dns),
+                'dns_domains': dict((address, list(domains)) for address, domains in self.dns_domains.items()),
                 'allow_ping': self.allow_ping}
 
 
@@ -164,16 +172,72 @@ def load_network(problems, raw):
     port = _bounded(problems, item, data, 'port', 51820, 1, 65535)
     mtu = _bounded(problems, item, data, 'mtu', 1420, 1280, 9000)
     keepalive = _bounded(problems, item, data, 'keepalive', 25, 0, 3600)
-    dns = []
-    for entry in data['dns'] or []:
-        try:
-            dns.append(format_ip(parse_ip(entry)))
-        except AddressError as exc:
-            problems.error(item, 'dns entry is invalid: %s.' % exc, 'list IPv4 addresses of DNS servers.')
+    dns, dns_domains = _load_dns(problems, item, data['dns'] or [])
     network = Network(data['name'], format_cidr(net, length), net, length, port, data['interface'], mtu,
-                      keepalive, dns, data['allow_ping'])
+                      keepalive, dns, data['allow_ping'], dns_domains)
     _check_overlay_space(problems, item, cidr, network, data['allow_public_cidr'])
     return network
+
+
+def _load_dns(problems, item, entries):
+    """``(addresses, domains)`` of ``meshconnect_network.dns``: every server's
+    address in order, and each per-domain server's address -> its domains
+    (sorted, lower case).  An entry is an IPv4 address (a resolver for every
+    name) or ``{address, domains}`` (a resolver only for those domains)."""
+    addresses, domains = [], {}
+    server_of = {}      # address -> the entry naming it
+    domain_of = {}      # domain -> the entry listing it
+    for index, entry in enumerate(entries):
+        raw = entry['address'] if isinstance(entry, dict) else entry
+        where = 'dns entry #%d' % (index + 1)
+        try:
+            address = format_ip(parse_ip(raw))
+        except AddressError as exc:
+            problems.error(item, '%s: address %s is invalid: %s.' % (where, show(raw), exc),
+                           'give the IPv4 address of a DNS server, e.g. 10.50.0.53.')
+            continue
+        where = '%s (%s)' % (where, address)
+        if address in server_of:
+            problems.error(item, '%s is the same server as %s.' % (where, server_of[address]),
+                           'list each server once; a server for some domains is one entry with all its domains.')
+            continue
+        server_of[address] = where
+        if isinstance(entry, dict):
+            names = _load_domains(problems, item, where, address, entry.get('domains'), domain_of)
+            if names is None:
+                continue
+            domains[address] = names
+        addresses.append(address)
+    return addresses, domains
+
+
+def _load_domains(problems, item, where, address, raw, domain_of):
+    """The sorted, lower-case domains of the per-domain server ``where``, or None when it has none."""
+    if not raw:
+        problems.error(item, '%s has no domains.' % where,
+                       'give the domains it resolves (domains: [corp.example]), or write the address alone '
+                       '(- %s) for a resolver of every name.' % address)
+        return None
+    names = set()
+    for text in raw:
+        # Matched as written (ASCII only), then lower-cased: DNS names are case-insensitive.
+        if not HOST_RE.match(text) or ALL_DIGITS_RE.match(text):
+            problems.error(item, '%s: domain %s is not a DNS name.' % (where, show(text)),
+                           'write labels of letters, digits and hyphens joined by dots, without a leading or '
+                           'trailing dot and with a letter somewhere (wg-quick reads digits and dots as an '
+                           'address), e.g. corp.example.')
+            continue
+        name = text.lower()
+        if domain_of.get(name) == where:
+            problems.error(item, '%s: domain %s is listed twice.' % (where, name), 'list it once.')
+            continue
+        if name in domain_of:
+            problems.error(item, '%s: domain %s is listed by %s too.' % (where, name, domain_of[name]),
+                           'give each domain to one server: remove it from one of the two entries.')
+            continue
+        domain_of[name] = where
+        names.add(name)
+    return sorted(names)
 
 
 def _check_overlay_space(problems, item, cidr, network, allow_public):

@@ -307,7 +307,7 @@ class Plans:
                                  'a client routes each address to one site; narrow the policies so that '
                                  'overlapping LANs are not granted together.')
         entry = {'users': [user.name for user in members], 'dns': list(self.class_dns[key]),
-                 'pending_keys': sorted(pending)}
+                 'dns_domains': list(self.class_dns_domains[key]), 'pending_keys': sorted(pending)}
         return add_by_digest(classes, entry)
 
 
@@ -434,6 +434,7 @@ def user_plans(plan, names=None):
             'address': user['address'],
             'prefix': 32,
             'dns': list(entry['dns']),
+            'dns_domains': list(entry['dns_domains']),
             'mtu': network['mtu'],
             'expired': user['expired'],
             'public_key': user['public_key'],

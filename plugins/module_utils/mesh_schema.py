@@ -117,10 +117,10 @@ class Seq(Kind):
 
     leaf = False
 
-    def __init__(self, of, word='entry'):
+    def __init__(self, of, word='entry', words=None):
         self.of = of
         self.word = word
-        self.words = 'a list of %s' % _plural(of.words)
+        self.words = words or 'a list of %s' % _plural(of.words)
 
 
 class Mapping(Kind):
@@ -202,6 +202,12 @@ SITE = Mapping({
     'include_interfaces': Nullable(Seq(IFACE)),
 })
 
+# A resolver for every name (its IPv4 address), or one only for some domains (split DNS).
+DNS_SERVER = OneOf([
+    Str(64),
+    Mapping({'address': Str(64), 'domains': Nullable(Seq(Str(253)))}, required=('address',), label=None),
+], 'an IPv4 address, or a mapping with address and domains')
+
 NETWORK = Mapping({
     'name': Name(),
     'cidr': Str(64),
@@ -209,7 +215,8 @@ NETWORK = Mapping({
     'interface': IFACE,
     'mtu': Int(),
     'keepalive': Int(),
-    'dns': Nullable(Seq(Str(64))),
+    'dns': Nullable(Seq(DNS_SERVER, words='a list of DNS servers (IPv4 addresses, or mappings with address and '
+                                          'domains)')),
     'allow_ping': Bool(),
     'allow_public_cidr': Bool(),
 }, required=('name',))

@@ -13,19 +13,29 @@ description:
   - For each active user of a plan compiled by M(meshconnect.mesh.mesh_plan), writes C(NAME.conf), a stock
     wg-quick configuration with exactly the peers and AllowedIPs the user's policies grant (split tunnel), and
     C(NAME.png), the same configuration as a QR code for mobile clients.
+  - The C(DNS) line of C(NAME.conf) lists the DNS servers of C(meshconnect_network.dns) the user reaches on udp/53
+    and tcp/53, then the domains of those that resolve only some domains (split DNS); wg-quick hands the domains
+    to resolvconf as search domains.
+  - A user whose servers all resolve only some domains (no server for every name) also gets
+    C(resolved/NAME.conf), the same configuration for Linux clients with systemd-resolved. Instead of the C(DNS)
+    line, it has a C(PostUp) that gives the servers only those domains on the tunnel's link (routing domains)
+    and keeps every other lookup with the local resolvers. It has the same interface name as C(NAME.conf) and no
+    QR code.
   - The directory is created with mode C(0700) and every file with mode C(0600). Private keys generated on the
     controller are read from O(keys_dir) and go only into those files; they are never in the result, the diff
     (which shows them redacted), or the log.
   - A user whose inventory entry has its own O(ignore:public_key) gets a configuration without the private key
     (the device holds it) and no QR code. Expired users get no bundle; with O(prune), files of users that are
-    gone or expired are removed.
+    gone or expired, and variants a user no longer gets, are removed.
 options:
   plan:
     description: The C(plan) returned by M(meshconnect.mesh.mesh_plan).
     type: dict
     required: true
   dest:
-    description: The bundle directory (mode C(0700)).
+    description:
+      - The bundle directory (mode C(0700)). The systemd-resolved variants go into its sub-folder C(resolved)
+        (mode C(0700)); when C(resolved) is there but is not a directory, nothing is written.
     type: path
     required: true
   keys_dir:
@@ -100,6 +110,13 @@ dest:
   description: The bundle directory.
   returned: always
   type: str
+resolved:
+  description:
+    - Users who have a systemd-resolved variant of their bundle, C(resolved/NAME.conf) in RV(dest) (written or
+      unchanged).
+  returned: success
+  type: list
+  elements: str
 modes_fixed:
   description: Bundle and key files (and their directories) whose mode had drifted, put back to 0600 (0700).
   returned: success

@@ -114,7 +114,9 @@ plan:
       description: Plan format version.
       type: int
     network:
-      description: The normalised network settings.
+      description:
+        - The normalised network settings. C(dns) lists every DNS server's address; C(dns_domains) maps those
+          that resolve only some domains (split DNS) to their domains.
       type: dict
     agents:
       description:
@@ -127,8 +129,10 @@ plan:
       type: dict
     classes:
       description:
-        - Per class of users with the same policies, its users, their DNS servers and the sites whose keys are
-          pending. Which site peers a class has is said once, by the agents' groups that name it.
+        - Per class of users with the same policies, its users, their DNS servers (C(dns), those they reach on
+          udp/53 and tcp/53), the domains of those servers that resolve only some domains (C(dns_domains)) and
+          the sites whose keys are pending. Which site peers a class has is said once, by the agents' groups that
+          name it.
       type: dict
     site_peers:
       description: Per ID, what a client needs to reach one site (public key, endpoint, AllowedIPs).

@@ -75,7 +75,7 @@ def base():
                          'sites': {'hq': {'expose': ['db:tcp/5432']}, 'branch': {'connect': ['lan']}}})
     inv['policy_tests'] = [{'user': 'bob', 'allow': ['hq:web:tcp/443'], 'deny': ['hq:db']},
                            {'site': 'branch:lan', 'allow': ['hq:db:tcp/5432']}]
-    inv['network']['dns'] = ['10.1.0.53']
+    inv['network']['dns'] = ['10.1.0.53', {'address': '10.2.0.53', 'domains': ['corp.example']}]
     inv['sites']['gw-hq']['ignore_interfaces'] = ['eth9']
     return inv
 
@@ -119,8 +119,9 @@ def _outcome(inv):
 
 # Where the inventory takes more than one kind (docs/inventory.md): a link's sites (a list of site names, or a
 # mapping to what each exposes), a member (a list, or a mapping with expose and connect), a link's agents
-# (all, none or a list of ports).
+# (all, none or a list of ports), a DNS server (an address, or a mapping with address and domains).
 ALTERNATIVES = {
+    ('network', 'dns', int): ('text', 'map'),
     ('links', int, 'sites'): ('list', 'map'),
     ('links', int, 'sites', str): ('list', 'map'),
     ('links', int, 'agents'): ('text', 'list'),
