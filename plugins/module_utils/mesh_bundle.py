@@ -85,8 +85,11 @@ def client_config(user, network, private_key, resolved=False):
     (``default-route false``); resolved forgets the link's settings when
     the interface goes away.
     """
+    exits = [peer['site'] for peer in user['peers'] if peer.get('exit')]
     lines = [
         '# MeshConnect client configuration for %s on network %s.' % (user['name'], network['name']),
+        '# Full tunnel: the internet goes through site %s; what other sites grant goes to them; the sites '
+        'enforce it.' % exits[0] if exits else
         '# Split tunnel: only what the access policies grant is routed here; the sites enforce it.',
     ]
     domains = user.get('dns_domains') or []
@@ -110,7 +113,8 @@ def client_config(user, network, private_key, resolved=False):
             continue
         lines.extend([
             '',
-            '# site %s' % peer['site'] + (' (relays %s)' % ', '.join(peer['relays']) if peer.get('relays') else ''),
+            '# site %s' % peer['site'] + (' (relays %s)' % ', '.join(peer['relays']) if peer.get('relays') else '')
+            + (' (exit: the internet)' if peer.get('exit') else ''),
             '[Peer]',
             'PublicKey = %s' % peer['public_key'],
             'Endpoint = %s' % peer['endpoint'],

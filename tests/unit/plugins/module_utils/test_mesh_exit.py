@@ -148,3 +148,13 @@ def test_a_user_granted_only_the_internet_has_one_peer_and_no_warning():
     assert [(p['site'], p['allowed_ips']) for p in erin['peers']] == [('hq', ['0.0.0.0/0'])]
     assert not [w for w in result['report']['warnings'] if "user 'erin'" in w]
     assert peer(agent(result, 'hq'), 'user:erin') is not None
+
+
+def test_the_bundle_of_an_internet_user_says_it_is_a_full_tunnel():
+    from ansible_collections.meshconnect.mesh.plugins.module_utils.mesh_bundle import client_config
+    result = build(_exit())
+    plan = result['plan']
+    text = client_config(user_plan(plan, 'alice'), plan['network'], None)
+    assert '# Full tunnel: the internet goes through site hq;' in text
+    assert '# site hq (exit: the internet)\n' in text and 'AllowedIPs = 0.0.0.0/0\n' in text
+    assert '# Split tunnel:' in client_config(user_plan(plan, 'bob'), plan['network'], None)
