@@ -152,7 +152,10 @@ def test_a_user_granted_only_the_internet_has_one_peer_and_no_warning():
 
 def test_the_bundle_of_an_internet_user_says_it_is_a_full_tunnel():
     from ansible_collections.meshconnect.mesh.plugins.module_utils.mesh_bundle import client_config
-    result = build(_exit())
+    from meshcase import key
+    facts = dict(('gw-' + name, {'public_key': key(30 + n), 'interfaces': []})
+                 for n, name in enumerate(('hq', 'branch', 'shop')))
+    result = build(_exit(), facts=facts)
     plan = result['plan']
     text = client_config(user_plan(plan, 'alice'), plan['network'], None)
     assert '# Full tunnel: the internet goes through site hq;' in text
