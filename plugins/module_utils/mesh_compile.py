@@ -18,6 +18,7 @@ docstring):
 ``mesh_classes``    access classes: users with the same policies share one
 ``mesh_links``      what site links let through
 ``mesh_relays``     relay choice, and what relayed paths carry
+``mesh_names``      the mesh's own names, served by agents
 ``mesh_plans``      per-agent and per-user plans, route overlap checks
 ``mesh_flows``      the firewall flow groups (written, rendered, read)
 ``mesh_reach``      the reachability matrix and its semantic diff
@@ -36,6 +37,7 @@ from ansible_collections.meshconnect.mesh.plugins.module_utils.mesh_explain impo
 from ansible_collections.meshconnect.mesh.plugins.module_utils.mesh_leases import allocate, state_document
 from ansible_collections.meshconnect.mesh.plugins.module_utils.mesh_links import Links
 from ansible_collections.meshconnect.mesh.plugins.module_utils.mesh_model import load_model
+from ansible_collections.meshconnect.mesh.plugins.module_utils.mesh_names import Names
 from ansible_collections.meshconnect.mesh.plugins.module_utils.mesh_net import EVERYTHING, format_ip
 from ansible_collections.meshconnect.mesh.plugins.module_utils.mesh_plans import Plans
 from ansible_collections.meshconnect.mesh.plugins.module_utils.mesh_reach import Reachability, diff_snapshots
@@ -81,7 +83,7 @@ def _no_full_collections():
         gc.set_threshold(*thresholds)
 
 
-class _Compiler(AccessClasses, Links, Relays, Plans, Reachability, Explainer):
+class _Compiler(AccessClasses, Links, Relays, Names, Plans, Reachability, Explainer):
     def __init__(self, model, problems):
         self.model = model
         self.net = model.network
@@ -108,6 +110,7 @@ class _Compiler(AccessClasses, Links, Relays, Plans, Reachability, Explainer):
             user.address = leases['user/' + name]
             user.address_text = format_ip(user.address)
 
+        self._name_servers()
         self._choose_relays(lease_state)
         self._evaluate_policies()
         self._links()

@@ -59,6 +59,7 @@ class Network:
         self.keepalive = keepalive
         self.dns = dns
         self.dns_domains = dns_domains or {}
+        self.domain = None      # the zone of the mesh's own names (load_network)
         self.allow_ping = allow_ping
 
     @property
@@ -95,7 +96,7 @@ class Resource:
 
 class Site:
     def __init__(self, host, name, router, endpoint, endpoint_port, behind_nat, port_forwarding, masquerade,
-                 ignore_interfaces, include_interfaces=(), relay=False, via=None, exit=False):
+                 ignore_interfaces, include_interfaces=(), relay=False, via=None, exit=False, names=False):
         self.host = host
         self.name = name
         self.router = router
@@ -109,6 +110,7 @@ class Site:
         self.relay = relay          # may relay for sites that cannot be dialled
         self.via = via              # the relay the inventory names for this site, or None
         self.exit = exit            # offers internet access to users granted `internet` (full tunnel)
+        self.names = names          # its agent serves the mesh's names (mesh_names)
         self.resources = {}      # name -> Resource, declared and local and 'agent'
         self.public_key = None
         self.facts_known = False
@@ -176,7 +178,20 @@ def load_network(problems, raw):
     network = Network(data['name'], format_cidr(net, length), net, length, port, data['interface'], mtu,
                       keepalive, dns, data['allow_ping'], dns_domains)
     _check_overlay_space(problems, item, cidr, network, data['allow_public_cidr'])
+    network.domain = _zone(problems, item, data.get('domain'), data['name'])
     return network
+
+
+def _zone(problems, item, given, name):
+    """The zone of the mesh's own names (``domain``, by default ``NAME.mesh``), lower case; None when the
+    network's name makes none (an error then only if a site serves names)."""
+    text = given if given is not None else '%s.mesh' % name
+    if HOST_RE.match(text) and not ALL_DIGITS_RE.match(text) and '_' not in text:
+        return text.lower()
+    if given is not None:
+        problems.error(item, 'domain %s is not a DNS name.' % show(given),
+                       'write labels of letters, digits and hyphens joined by dots, e.g. corp.mesh.')
+    return None
 
 
 def _load_dns(problems, item, entries):
@@ -304,6 +319,7 @@ def _load_site(problems, network, host, raw):
         relay=raw.get('relay', False),
         via=raw.get('via'),
         exit=raw.get('exit', False),
+        names=raw.get('names', False),
     )
     if site.behind_nat and not site.port_forwarding and endpoint:
         problems.warn(item, 'is behind NAT without port forwarding, so its endpoint %s is never dialled.'

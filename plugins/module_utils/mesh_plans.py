@@ -168,6 +168,9 @@ class Plans:
             plan['relay'] = relay
         if exit_entry is not None:
             plan['exit'] = exit_entry
+        names = self._names_plan(site)
+        if names is not None:
+            plan['names'] = names
         return plan
 
     def _exit_plan(self, site, pending):

@@ -197,6 +197,7 @@ SITE = Mapping({
     'relay': Bool(),
     'via': Nullable(Name()),
     'exit': Bool(),
+    'names': Bool(),
     'resources': Nullable(Seq(RESOURCE, 'resource')),
     'ignore_interfaces': Nullable(Seq(IFACE)),
     'include_interfaces': Nullable(Seq(IFACE)),
@@ -219,6 +220,7 @@ NETWORK = Mapping({
                                           'domains)')),
     'allow_ping': Bool(),
     'allow_public_cidr': Bool(),
+    'domain': Nullable(Str(253)),
 }, required=('name',))
 
 MEMBER = Nullable(OneOf([
