@@ -87,10 +87,11 @@ class Plans:
                                     % (format_interval(lo, hi), ref, oref),
                                     'sites with the same LAN addresses cannot be linked to each other; '
                                     'renumber one LAN or do not expose it on this link.')
-            # A network the agent is on (its uplink too): routed into the tunnel, it would take the agent's
-            # neighbours, its gateway or the underlay its own tunnels run over.
+            # A network the agent is on (its uplink too): a route into the tunnel inside it would take the
+            # agent's neighbours there, its gateway or the underlay its own tunnels run over. A broader route
+            # leaves it local (the connected route is more specific), so that part is not reached from here.
             for alo, ahi, ifname in [] if clash else site.attached:
-                if lo <= ahi and alo <= hi:
+                if alo <= lo and hi <= ahi:
                     self.problems.error("site '%s'" % site.name,
                                         'would route %s (%s) into the mesh, but the agent is on %s itself '
                                         '(interface %s): its neighbours there, and maybe the tunnels themselves, '
@@ -100,6 +101,12 @@ class Plans:
                                         "side-loaded agent's own address, list its interface in "
                                         "ignore_interfaces of the site it belongs to.")
                     break
+                if lo <= ahi and alo <= hi:
+                    self.problems.warn("site '%s'" % site.name,
+                                       'routes %s (%s) into the mesh, but the agent is on %s itself (interface %s): '
+                                       'that part stays on its own network and is not reached through the mesh from '
+                                       'this site.' % (format_interval(lo, hi), ref, format_interval(alo, ahi), ifname),
+                                       'narrow what is exposed or granted through this agent if that part matters.')
 
         agent_ranges = self._agent_ranges(site)
         groups = []

@@ -267,3 +267,16 @@ def test_verify_names_a_relay_that_is_down_and_what_it_cuts():
     # One relayed site still has its handshake: the relay is up, whatever the other one says.
     live = dict(up, **{'gw-kiosk': {'up': True, 'handshakes': {'site:hq': False}}})
     assert relays_down(plan, live) == []
+
+
+def test_a_route_broader_than_a_network_the_agent_is_on_is_only_a_warning():
+    # The kiosk's 10.9.0.0/16 holds hq's uplink 10.9.0.0/24: hq's connected route stays more specific, so
+    # nothing is hijacked; the part inside the uplink is just not reached through the mesh from hq.
+    inv = _relayed()
+    inv['sites']['gw-kiosk']['resources'].append({'name': 'wide', 'address': '10.9.0.0/16'})
+    facts = {'gw-hq': {'public_key': key(20), 'interfaces': [
+        {'name': 'eth0', 'address': '10.9.0.2', 'prefix': 24, 'default_route': True},
+        {'name': 'eth1', 'address': '10.1.0.1', 'prefix': 24}]}}
+    result = build(inv, facts=facts)
+    assert any("site 'hq': routes 10.9.0.0/16" in w and 'stays on its own network' in w
+               for w in result['report']['warnings'])
