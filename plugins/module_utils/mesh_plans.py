@@ -11,7 +11,8 @@ from ansible_collections.meshconnect.mesh.plugins.module_utils.mesh_digest impor
 from ansible_collections.meshconnect.mesh.plugins.module_utils.mesh_flows import flow_group
 from ansible_collections.meshconnect.mesh.plugins.module_utils.mesh_links import decompose
 from ansible_collections.meshconnect.mesh.plugins.module_utils.mesh_net import (
-    EVERYWHERE, LINK_LOCAL, PRIVATE_RANGES, SPECIAL_RANGES, cidr_interval, format_interval, format_ip, interval_to_cidrs, merge_intervals, parse_interval,
+    EVERYWHERE, LINK_LOCAL, PRIVATE_RANGES, SPECIAL_RANGES, cidr_interval, format_interval, format_ip,
+    interval_to_cidrs, merge_intervals, parse_interval,
 )
 
 
