@@ -88,7 +88,7 @@ class AccessClasses:
                     + [policy_maps[p] for p in named.get(name, ())])
                 by_site = self._fold(parts)
                 self.class_maps[key] = [by_site[site_name] for site_name in sorted(by_site)]
-                exits = sorted(set(internet[p] for p in key if p in internet))
+                exits = sorted(set(internet[p] for p in key if p in internet)) if internet else []
                 if len(exits) > 1:
                     self.problems.error("user '%s'" % name, 'is granted the internet through several exit sites '
                                         '(%s, by policies %s): a client has one default route.'

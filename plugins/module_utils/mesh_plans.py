@@ -34,8 +34,9 @@ class Plans:
         owner = []          # (lo, hi, peer name, what) for the AllowedIPs overlap check
         routes = []
         pending = []
-        linked = dict((t_name, names) for t_name, names in self.link_names[site.name].items()
-                      if not self.pair_relay(site.name, t_name))
+        linked = self.link_names[site.name]
+        if self.relay_of and not site.dialable:
+            linked = dict((t_name, names) for t_name, names in linked.items() if not self.pair_relay(site.name, t_name))
         tunnels = self.relay_tunnels.get(site.name, {})
         for t_name in sorted(set(linked) | set(tunnels)):
             peer = sites[t_name]
@@ -276,14 +277,15 @@ class Plans:
         ``members`` is named if the class routes overlapping addresses."""
         pending = []
         relayed = {}    # relay -> the class's SiteMaps at the sites it relays
-        for site_map in self.class_maps[key]:
-            relay = self.relay_of.get(site_map.site)
-            if relay is not None and site_map.amap:
-                relayed.setdefault(relay, []).append(site_map)
+        if self.relay_of:
+            for site_map in self.class_maps[key]:
+                relay = self.relay_of.get(site_map.site)
+                if relay is not None and site_map.amap:
+                    relayed.setdefault(relay, []).append(site_map)
         exit_site = self.class_internet.get(key)
         hubs = set(relayed) | ({exit_site} if exit_site else set())
         for site_map in self.class_maps[key]:
-            if site_map.site in self.relay_of or site_map.site in hubs:
+            if hubs and (site_map.site in self.relay_of or site_map.site in hubs):
                 continue    # reached through a relay, or a relay or exit whose peer carries more (below)
             if site_map.peer is None:
                 site = self.model.sites[site_map.site]

@@ -53,6 +53,7 @@ class Relays:
         candidates = model.relays
         load = dict((name, 0) for name in candidates)
         self.relay_of = {}
+        self.reachable_sites = None     # the sites users can reach (reachable)
         waiting = []
         for name, site in model.sites.items():
             if site.dialable or not candidates:
@@ -84,7 +85,10 @@ class Relays:
 
     def reachable(self, site_name):
         """Whether users can reach ``site_name``: it can be dialled, or it is relayed."""
-        return self.model.sites[site_name].dialable or site_name in self.relay_of
+        if self.reachable_sites is None:
+            self.reachable_sites = set(name for name, site in self.model.sites.items()
+                                       if site.dialable or name in self.relay_of)
+        return site_name in self.reachable_sites
 
     def pair_relay(self, first, second):
         """The relay between two sites that cannot be dialled (that of the first by name), else None."""
@@ -108,6 +112,8 @@ class Relays:
         self.relay_tunnels = {}
         self.relay_users = {}
         self.relay_pairs = {}
+        if not self.relay_of:
+            return
         # Users: each class's maps at relayed sites go through their relays.
         for key in self.class_users:
             for site_map in self.class_maps[key]:
