@@ -44,14 +44,14 @@ lab-up: venv collection image ## Create (or complete) the Docker lab of inventor
 
 LAB := -i inventories/lab
 
-demo: venv collection image ## The main job on the lab: real sites, users and probes (see docs/lab.md)
+demo: venv collection host-tools image ## The main job on the lab: real sites, users and probes (see docs/lab.md)
 	$(BIN)/ansible-playbook $(LAB) tests/lab/lab-up.yml
 	$(BIN)/ansible-playbook $(LAB) playbooks/plan.yml
 	$(BIN)/ansible-playbook $(LAB) playbooks/site.yml
 	$(BIN)/ansible-playbook $(LAB) playbooks/users.yml
 	$(BIN)/ansible-playbook $(LAB) tests/lab/users-up.yml
 	$(BIN)/ansible-playbook $(LAB) playbooks/verify.yml
-	@echo "topology: inventories/lab/.meshconnect/lab/topology.svg; client bundles: inventories/lab/.meshconnect/lab/bundles/"
+	@echo "topology: inventories/lab/.meshconnect/lab/topology.svg (and .png); client bundles: inventories/lab/.meshconnect/lab/bundles/"
 
 demo-down: venv collection docker ## Remove the Docker lab: containers, networks, state
 	$(BIN)/ansible-playbook -i inventories/lab tests/lab/lab-down.yml

@@ -12,27 +12,14 @@ The layout is deterministic: the same plan gives the same picture.
 
 import math
 
+from ansible_collections.meshconnect.mesh.plugins.module_utils.mesh_graph import COLOURS, site_kind as _kind
 from ansible_collections.meshconnect.mesh.plugins.module_utils.mesh_reach import rows
 
 SITE_W, SITE_H = 210, 96
-COLOURS = {
-    'direct': '#2e7d32',        # dialable, not behind NAT
-    'forwarded': '#ef6c00',     # behind NAT with a port forward
-    'outbound': '#c62828',      # behind NAT, can only dial out
-    'standalone': '#546e7a',    # side-loaded agent (no forwarding)
-}
 
 
 def _esc(text):
     return (str(text).replace('&', '&amp;').replace('<', '&lt;').replace('>', '&gt;').replace('"', '&quot;'))
-
-
-def _kind(agent):
-    if not agent['router']:
-        return 'standalone'
-    if not agent['dialable']:
-        return 'outbound'
-    return 'forwarded' if agent['behind_nat'] else 'direct'
 
 
 def topology_svg(plan, matrix):

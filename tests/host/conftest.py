@@ -5,7 +5,7 @@
 network namespaces on this machine (no Docker, no WireGuard: a veth pair
 named like the mesh interface stands in for the tunnel).
 
-They need root, nftables, iproute2, iputils-ping and util-linux; ``make
+They need root, nftables, iproute2, iputils-ping, util-linux and Graphviz; ``make
 host`` (and ``make test``) installs them first. Missing tools fail the run
 instead of skipping it, so that a green run means the tests ran.
 """
@@ -23,7 +23,7 @@ sys.path.insert(0, HERE)
 # imported for its side effect: the collection importable, meshrun's collections root
 import conftest_plugins  # noqa: E402,F401  pylint: disable=unused-import
 
-NEEDED = ('nft', 'ip', 'ping', 'unshare')
+NEEDED = ('nft', 'ip', 'ping', 'unshare', 'dot')
 
 
 def pytest_sessionstart(session):

@@ -9,7 +9,7 @@ import importlib
 import pytest
 import yaml
 
-ACTIONS = ['mesh_plan', 'client_bundle', 'mesh_record']
+ACTIONS = ['mesh_plan', 'client_bundle', 'mesh_record', 'topology_render']
 
 
 @pytest.mark.parametrize('name', ACTIONS)

@@ -1,0 +1,88 @@
+# -*- coding: utf-8 -*-
+# Copyright (c) 2026 MeshConnect
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+"""Controller face of the topology picture (documentation in modules/topology_render.py)."""
+
+import os
+import shutil
+import subprocess
+
+from ansible.plugins.action import ActionBase
+
+from ansible_collections.meshconnect.mesh.plugins.module_utils import mesh_state as state
+from ansible_collections.meshconnect.mesh.plugins.module_utils.mesh_graph import clean_svg, topology_dot
+from ansible_collections.meshconnect.mesh.plugins.module_utils.mesh_reach import EMPTY, checked
+from ansible_collections.meshconnect.mesh.plugins.module_utils.mesh_topology import topology_svg
+from ansible_collections.meshconnect.mesh.plugins.plugin_utils.mesh_action import fail
+
+ARGUMENT_SPEC = {
+    'plan': {'type': 'dict', 'required': True},
+    'matrix': {'type': 'dict', 'required': True},
+    'dest': {'type': 'path', 'required': True},
+    'user': {'type': 'str'},
+    'engine': {'type': 'str', 'default': 'auto', 'choices': ['auto', 'graphviz', 'builtin']},
+}
+TIMEOUT = 300
+
+
+def _render(dot_text, fmt):
+    proc = subprocess.run(['dot', '-T' + fmt], input=dot_text.encode('utf-8'), stdout=subprocess.PIPE,
+                          stderr=subprocess.PIPE, timeout=TIMEOUT, check=False)
+    if proc.returncode != 0:
+        raise RuntimeError('dot -T%s failed: %s' % (fmt, proc.stderr.decode('utf-8', 'replace').strip()[:500]))
+    return proc.stdout
+
+
+def _differs(path, data):
+    try:
+        with open(path, 'rb') as handle:
+            return handle.read() != data
+    except OSError:
+        return True
+
+
+class ActionModule(ActionBase):
+    TRANSFERS_FILES = False
+    _requires_connection = False
+
+    def run(self, tmp=None, task_vars=None):
+        result = super(ActionModule, self).run(tmp, task_vars or {})
+        _validation, args = self.validate_argument_spec(argument_spec=ARGUMENT_SPEC)
+        plan, user = args['plan'], args['user']
+        matrix = args['matrix'] or EMPTY
+        if checked(matrix) is None or not isinstance(plan.get('agents'), dict):
+            return fail(result, 'plan and matrix must be the plan and report.matrix of meshconnect.mesh.mesh_plan')
+        if user is not None and user not in (plan.get('users') or {}):
+            return fail(result, 'user %r is not a user of the plan. Fix: name one of meshconnect_users, or leave '
+                        'user out for every user.' % user)
+        svg_path = os.path.abspath(args['dest'])
+        stem = svg_path[:-4] if svg_path.endswith('.svg') else svg_path
+        paths = {'svg': svg_path, 'png': stem + '.png', 'dot': stem + '.dot'}
+        dot_found = shutil.which('dot') is not None
+        engine = args['engine']
+        if engine == 'graphviz' and not dot_found:
+            return fail(result, "engine is graphviz but Graphviz's dot is not installed on the controller. Fix: "
+                        'install Graphviz (apt-get install graphviz), or use engine auto.')
+        engine = 'graphviz' if engine != 'builtin' and dot_found else 'builtin'
+        try:
+            dot_text = topology_dot(plan, matrix, user)
+            if engine == 'graphviz':
+                files = {'svg': clean_svg(_render(dot_text, 'svg').decode('utf-8')).encode('utf-8'),
+                         'png': _render(dot_text, 'png'), 'dot': dot_text.encode('utf-8')}
+            else:
+                files = {'svg': topology_svg(plan, matrix).encode('utf-8'), 'dot': dot_text.encode('utf-8')}
+        except (KeyError, TypeError, ValueError) as exc:
+            return fail(result, 'the plan or matrix is damaged: %s' % exc)
+        except (RuntimeError, OSError, subprocess.TimeoutExpired) as exc:
+            return fail(result, 'Graphviz could not draw the topology: %s' % exc)
+        changed = [kind for kind, data in sorted(files.items()) if _differs(paths[kind], data)]
+        # A picture of an earlier run that this one does not draw (no Graphviz now) would mislead: removed.
+        stale = [paths[kind] for kind in ('png',) if kind not in files and os.path.exists(paths[kind])]
+        if not self._task.check_mode:
+            for kind in changed:
+                state.write_atomic(paths[kind], files[kind], 0o644)
+            for path in stale:
+                os.unlink(path)
+        result.update({'changed': bool(changed or stale), 'engine': engine,
+                       'svg': paths['svg'], 'png': paths['png'] if 'png' in files else None, 'dot': paths['dot']})
+        return result

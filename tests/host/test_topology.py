@@ -1,0 +1,174 @@
+# -*- coding: utf-8 -*-
+# Copyright (c) 2026 MeshConnect
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+"""The topology picture, laid out by the real Graphviz: no labels overlap and
+no edge crosses a box, read from Graphviz's own output positions (``dot
+-Tjson``), for the example inventory and for a generated one of 50 sites, 200
+users in 12 access classes and 30 links; and ``topology_render`` as plan.yml
+runs it."""
+
+import json
+import os
+import random
+import subprocess
+import sys
+
+import pytest
+
+from meshrun import REPO, run_playbook, write_inventory, write_playbook
+
+from ansible_collections.meshconnect.mesh.plugins.module_utils.mesh_compile import compile_mesh
+from ansible_collections.meshconnect.mesh.plugins.module_utils.mesh_graph import layout_problems, topology_dot
+
+
+def _example():
+    """The example inventory, as mesh_plan reads it (ansible-inventory renders its variables)."""
+    binary = os.path.join(os.path.dirname(sys.executable), 'ansible-inventory')
+    out = subprocess.run([binary, '-i', os.path.join(REPO, 'inventories', 'example'), '--list'],
+                         stdout=subprocess.PIPE, check=True, universal_newlines=True).stdout
+    data = json.loads(out)
+    hostvars = data['_meta']['hostvars']
+    agents = data['meshconnect_agents']['hosts']
+    first = hostvars[agents[0]]
+    return {'network': first['meshconnect_network'], 'links': first.get('meshconnect_links', []),
+            'users': first.get('meshconnect_users', []), 'policies': first.get('meshconnect_policies', []),
+            'policy_tests': first.get('meshconnect_policy_tests', []),
+            'sites': dict((host, hostvars[host].get('meshconnect_site')) for host in agents)}
+
+
+def _generated(n_sites=50, n_users=200, n_classes=12, n_links=30):
+    """Sites with one to four services besides their LAN, a fifth of them behind NAT (relayed by site00), links
+    of two and of three sites, and users in groups that are granted a few sites or services each."""
+    rng = random.Random(7)
+    sites = {}
+    for i in range(n_sites):
+        name = 'site%02d' % i
+        resources = [{'name': 'lan', 'address': '10.%d.0.0/24' % i}]
+        for k in range(rng.randint(1, 4)):
+            resources.append({'name': 'svc%d' % k, 'address': '10.%d.0.%d' % (i, 10 + k),
+                              'ports': ['tcp/%d' % (8000 + k)] + (['udp/%d' % (9000 + k)] if k % 2 else [])})
+        site = {'name': name, 'resources': resources}
+        if i % 5 == 4:
+            site['behind_nat'] = True
+        else:
+            site['endpoint'] = '198.18.0.%d' % (i + 1)
+        sites['gw-' + name] = site
+    sites['gw-site00']['relay'] = True
+    names = sorted(site['name'] for site in sites.values())
+    links = [{'name': 'link%02d' % j, 'sites': dict((member, ['lan']) for member in
+                                                    rng.sample(names, 3 if j % 4 == 0 else 2))}
+             for j in range(n_links)]
+    users = [{'name': 'user%03d' % u, 'groups': ['team%02d' % (u % n_classes)]} for u in range(n_users)]
+    policies = [{'name': 'team%02d' % c, 'groups': ['team%02d' % c],
+                 'allow': [site if rng.random() < 0.5 else site + ':svc0' for site in rng.sample(names, rng.randint(1, 4))]}
+                for c in range(n_classes)]
+    return {'network': {'name': 'big', 'cidr': '100.66.0.0/22'}, 'sites': sites, 'links': links, 'users': users,
+            'policies': policies, 'policy_tests': []}
+
+
+def _layout(dot_text):
+    proc = subprocess.run(['dot', '-Tjson'], input=dot_text, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                          universal_newlines=True, check=False)
+    assert proc.returncode == 0, proc.stderr
+    return json.loads(proc.stdout)
+
+
+@pytest.mark.parametrize('make', [_example, _generated], ids=['example', 'generated-50-sites'])
+def test_the_layout_has_no_overlapping_label_and_no_edge_through_a_box(make):
+    result = compile_mesh(make())
+    dot_text = topology_dot(result['plan'], result['matrix'])
+    layout = _layout(dot_text)
+    assert layout_problems(layout) == []
+    # Every site is drawn, and users share nodes by access.
+    names = [obj['name'] for obj in layout['objects']]
+    sites = sorted('site:' + agent['site'] for agent in result['plan']['agents'].values())
+    assert sorted(n for n in names if n.startswith('site:')) == sites
+    users = [n for n in names if n.startswith('users:')]
+    assert len(users) == len(set(c for p, c in result['matrix']['members'].items() if p.startswith('user:')))
+
+
+def test_the_checker_sees_overlaps_and_crossings():
+    # Two boxes pinned on top of each other, and an edge pinned straight through a third box.
+    dot_text = '''digraph g { node [shape=box, width=1, height=0.5, fixedsize=true];
+      a [pos="0,0!"]; b [pos="20,0!"]; c [pos="0,200!"]; d [pos="0,100!"]; c -> a [label="x"]; }'''
+    proc = subprocess.run(['neato', '-n', '-Tjson'], input=dot_text, stdout=subprocess.PIPE,
+                          universal_newlines=True, check=True)
+    problems = layout_problems(json.loads(proc.stdout))
+    assert 'boxes of a and b overlap' in problems
+    assert any(p.startswith('edge c -> a crosses the box of d') for p in problems)
+
+
+PLAYBOOK = '''---
+- name: Draw
+  hosts: localhost
+  connection: local
+  gather_facts: false
+  tasks:
+    - name: Compile
+      meshconnect.mesh.mesh_plan:
+      register: compiled
+
+    - name: Draw the topology
+      meshconnect.mesh.topology_render:
+        plan: "{{ compiled.plan }}"
+        matrix: "{{ compiled.report.matrix }}"
+        dest: "{{ playbook_dir }}/topology.svg"
+        user: "{{ draw_user | default(omit) }}"
+      register: drawn
+      ignore_errors: true
+
+    - name: Dump
+      ansible.builtin.copy:
+        content: "{{ drawn | to_json }}"
+        dest: "{{ playbook_dir }}/out.json"
+        mode: "0644"
+'''
+
+
+def _draw(tmp_path, *extra, **kwargs):
+    inv = write_inventory(str(tmp_path / 'inv'), kwargs.pop('inv', None))
+    playbook = write_playbook(str(tmp_path / 'draw.yml'), PLAYBOOK)
+    run = run_playbook(str(tmp_path), inv, playbook, *extra, **kwargs)
+    assert run.rc == 0, run.log
+    with open(str(tmp_path / 'out.json')) as handle:
+        return json.load(handle)
+
+
+def test_plan_draws_svg_and_png_with_graphviz_and_is_unchanged_the_second_time(tmp_path):
+    first = _draw(tmp_path)
+    assert first['engine'] == 'graphviz' and first['changed'] is True
+    with open(first['svg']) as handle:
+        svg = handle.read()
+    # One file that refers to nothing outside itself.
+    assert svg.lstrip().startswith('<?xml') and '<!DOCTYPE' not in svg and 'href' not in svg and '<image' not in svg
+    with open(first['png'], 'rb') as handle:
+        assert handle.read(8) == b'\x89PNG\r\n\x1a\n'
+    assert os.path.exists(first['dot'])
+    second = _draw(tmp_path)
+    assert second['changed'] is False
+
+
+def test_without_graphviz_the_builtin_picture_is_drawn_and_a_stale_png_removed(tmp_path):
+    first = _draw(tmp_path)
+    assert os.path.exists(first['png'])
+    # A PATH with every command of this machine but Graphviz's dot.
+    bare = tmp_path / 'bin'
+    bare.mkdir()
+    for directory in ('/usr/local/bin', '/usr/bin', '/bin'):
+        for name in sorted(os.listdir(directory)) if os.path.isdir(directory) else ():
+            if name != 'dot' and not (bare / name).exists():
+                os.symlink(os.path.join(directory, name), str(bare / name))
+    second = _draw(tmp_path, env={'PATH': os.pathsep.join([os.path.dirname(sys.executable), str(bare)])})
+    assert second['engine'] == 'builtin' and second['png'] is None
+    assert not os.path.exists(first['png'])
+    with open(second['svg']) as handle:
+        assert handle.read().startswith('<svg')
+
+
+def test_one_user_alone_and_an_unknown_user_refused(tmp_path):
+    drawn = _draw(tmp_path, '-e', 'draw_user=alice')
+    with open(drawn['dot']) as handle:
+        users = [line for line in handle if line.startswith('  "users:')]
+    assert users and all('"users:alice"' in line for line in users)
+    refused = _draw(tmp_path, '-e', 'draw_user=nobody')
+    assert refused['failed'] and "user 'nobody' is not a user of the plan" in refused['msg']
