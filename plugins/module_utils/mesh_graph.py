@@ -85,7 +85,10 @@ def wrap(text, width=LINE):
 
 
 def _site_label(agent, colour):
-    marks = [agent['address'], KIND_TEXT[site_kind(agent)]]
+    kind = KIND_TEXT[site_kind(agent)]
+    if not agent['router']:
+        kind = 'side-loaded' if agent['dialable'] else 'side-loaded, dials out'
+    marks = [agent['address'], kind]
     if agent.get('relay'):
         marks.append('relay')
     if agent.get('exit'):
@@ -191,6 +194,9 @@ def topology_dot(plan, matrix, user=None):
         for ref, pieces in sorted(reached(matrix, class_id).items()):
             site, resource = ref.split(':', 1)
             text = row_text(matrix, ref, pieces)
+            if resource == 'internet':
+                by_site.setdefault(site, []).insert(0, 'internet')     # never hidden in a count
+                continue
             by_site.setdefault(site, []).append(resource if text == 'all' else '%s %s' % (
                 resource, 'part' if text.startswith('partial') else text))
         for site, items in sorted(by_site.items()):

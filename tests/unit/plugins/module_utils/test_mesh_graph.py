@@ -64,3 +64,14 @@ def test_long_lists_are_counted_never_cut():
 def test_clean_svg_drops_the_external_dtd_only():
     svg = '<?xml version="1.0"?>\n<!DOCTYPE svg PUBLIC "-//W3C//DTD SVG 1.1//EN" "http://x/svg11.dtd">\n<svg/>\n'
     assert clean_svg(svg) == '<?xml version="1.0"?>\n<svg/>\n'
+
+
+def test_the_internet_grant_is_named_first_and_side_loaded_sites_say_so():
+    inv = inventory()
+    site(inv, 'hq')['exit'] = True
+    inv['policies'].append({'name': 'net', 'groups': ['admins'], 'allow': ['internet']})
+    inv['sites']['build01'] = {'name': 'build', 'router': False, 'endpoint': '198.51.100.30'}
+    inv['links'].append({'name': 'monitoring', 'sites': ['build', 'hq']})
+    text = _dot(inv)
+    assert '"users:alice" -> "site:hq" [color="#6a1b9a", style=dashed, fontcolor="#6a1b9a", label="internet, ' in text
+    assert '100.64.0.1, side-loaded<' in text or 'side-loaded</FONT>' in text
