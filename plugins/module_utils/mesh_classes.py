@@ -10,7 +10,7 @@ its ``_Compiler`` and fills ``policy_access``, ``user_policies``,
 """
 
 from ansible_collections.meshconnect.mesh.plugins.module_utils import mesh_access as access
-from ansible_collections.meshconnect.mesh.plugins.module_utils.mesh_net import PortSet, parse_ip
+from ansible_collections.meshconnect.mesh.plugins.module_utils.mesh_net import PortSet, format_ip, parse_ip
 
 DNS_PORTS = PortSet.parse(['udp/53', 'tcp/53'])
 
@@ -189,9 +189,13 @@ class AccessClasses:
                 names.sort()
                 shown = ', '.join(names[:10]) + (' and %d more' % (len(names) - 10) if len(names) > 10 else '')
                 domains = (' (and with it %s)' % ', '.join(split[text])) if text in split else ''
+                agents = [site.name for site in self.model.sites.values() if site.names and
+                          format_ip(site.address) == text]
+                fix = ('grant %s:agent:udp/53,tcp/53 to them in a policy if they should have the mesh\'s names '
+                       '(its agent serves them, names: true).' % agents[0]) if agents else (
+                    'grant it to them in a policy (the resource holding %s, with udp/53,tcp/53), or remove it from '
+                    'meshconnect_network.dns.' % text)
                 self.problems.warn("meshconnect_network dns server %s" % text,
                                    'is left out%s of the client configuration of %d user%s who cannot reach it '
                                    'on udp/53 and tcp/53 through the tunnel: %s.'
-                                   % (domains, len(names), 's' if len(names) > 1 else '', shown),
-                                   'grant it to them in a policy (the resource holding %s, with udp/53,tcp/53), '
-                                   'or remove it from meshconnect_network.dns.' % text)
+                                   % (domains, len(names), 's' if len(names) > 1 else '', shown), fix)

@@ -43,7 +43,8 @@ def test_the_serving_agent_is_pushed_for_the_zone_to_users_who_reach_it_only():
     assert alice['dns'] == [hq] and alice['dns_domains'] == ['corp.mesh']
     bob = user_plan(result['plan'], 'bob')         # hq:web only: hq's resolver is not his to ask
     assert bob['dns'] == [] and bob['dns_domains'] == []
-    assert any('dns server %s' % hq in w and 'bob' in w for w in result['report']['warnings'])
+    assert any('dns server %s' % hq in w and 'bob' in w and 'grant hq:agent:udp/53,tcp/53' in w
+               for w in result['report']['warnings'])
 
 
 def test_expired_users_and_names_that_are_not_labels_are_left_out():
