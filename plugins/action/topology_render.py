@@ -22,12 +22,14 @@ ARGUMENT_SPEC = {
     'user': {'type': 'str'},
     'engine': {'type': 'str', 'default': 'auto', 'choices': ['auto', 'graphviz', 'builtin']},
 }
-TIMEOUT = 300
+TIMEOUT = 300           # seconds Graphviz may take for one picture
+AUTO_EDGES = 2500       # engine auto: larger pictures take Graphviz minutes (6,600 edges: 86 s); built-in instead
+AUTO_TIMEOUT = 60
 
 
-def _render(dot_text, fmt):
+def _render(dot_text, fmt, timeout):
     proc = subprocess.run(['dot', '-T' + fmt], input=dot_text.encode('utf-8'), stdout=subprocess.PIPE,
-                          stderr=subprocess.PIPE, timeout=TIMEOUT, check=False)
+                          stderr=subprocess.PIPE, timeout=timeout, check=False)
     if proc.returncode != 0:
         raise RuntimeError('dot -T%s failed: %s' % (fmt, proc.stderr.decode('utf-8', 'replace').strip()[:500]))
     return proc.stdout
@@ -63,18 +65,36 @@ class ActionModule(ActionBase):
         if engine == 'graphviz' and not dot_found:
             return fail(result, "engine is graphviz but Graphviz's dot is not installed on the controller. Fix: "
                         'install Graphviz (apt-get install graphviz), or use engine auto.')
-        engine = 'graphviz' if engine != 'builtin' and dot_found else 'builtin'
         try:
             dot_text = topology_dot(plan, matrix, user)
-            if engine == 'graphviz':
-                files = {'svg': clean_svg(_render(dot_text, 'svg').decode('utf-8')).encode('utf-8'),
-                         'png': _render(dot_text, 'png'), 'dot': dot_text.encode('utf-8')}
-            else:
-                files = {'svg': topology_svg(plan, matrix).encode('utf-8'), 'dot': dot_text.encode('utf-8')}
         except (KeyError, TypeError, ValueError) as exc:
             return fail(result, 'the plan or matrix is damaged: %s' % exc)
-        except (RuntimeError, OSError, subprocess.TimeoutExpired) as exc:
-            return fail(result, 'Graphviz could not draw the topology: %s' % exc)
+        edges = dot_text.count(' -> ')
+        wanted = engine
+        engine = 'graphviz' if engine != 'builtin' and dot_found else 'builtin'
+        if wanted == 'auto' and edges > AUTO_EDGES:
+            engine = 'builtin'
+            result['warning'] = ('the picture has %d edges, too many for Graphviz to lay out in reasonable time '
+                                 '(more than %d): drew the built-in picture. Draw one user (user), or force '
+                                 'engine graphviz.' % (edges, AUTO_EDGES))
+        files = None
+        if engine == 'graphviz':
+            try:
+                timeout = AUTO_TIMEOUT if wanted == 'auto' else TIMEOUT
+                files = {'svg': clean_svg(_render(dot_text, 'svg', timeout).decode('utf-8')).encode('utf-8'),
+                         'png': _render(dot_text, 'png', timeout), 'dot': dot_text.encode('utf-8')}
+            except (RuntimeError, OSError, subprocess.TimeoutExpired) as exc:
+                if wanted != 'auto':
+                    return fail(result, 'Graphviz could not draw the topology: %s' % exc)
+                engine = 'builtin'
+                result['warning'] = 'Graphviz could not draw the topology (%s): drew the built-in picture.' % exc
+        if files is None:
+            try:
+                files = {'svg': topology_svg(plan, matrix).encode('utf-8'), 'dot': dot_text.encode('utf-8')}
+            except (KeyError, TypeError, ValueError) as exc:
+                return fail(result, 'the plan or matrix is damaged: %s' % exc)
+        if result.get('warning'):
+            self._display.warning(result['warning'])
         changed = [kind for kind, data in sorted(files.items()) if _differs(paths[kind], data)]
         # A picture of an earlier run that this one does not draw (no Graphviz now) would mislead: removed.
         stale = [paths[kind] for kind in ('png',) if kind not in files and os.path.exists(paths[kind])]
@@ -83,6 +103,6 @@ class ActionModule(ActionBase):
                 state.write_atomic(paths[kind], files[kind], 0o644)
             for path in stale:
                 os.unlink(path)
-        result.update({'changed': bool(changed or stale), 'engine': engine,
+        result.update({'changed': bool(changed or stale), 'engine': engine, 'edges': edges,
                        'svg': paths['svg'], 'png': paths['png'] if 'png' in files else None, 'dot': paths['dot']})
         return result

@@ -172,3 +172,50 @@ def test_one_user_alone_and_an_unknown_user_refused(tmp_path):
     assert users and all('"users:alice"' in line for line in users)
     refused = _draw(tmp_path, '-e', 'draw_user=nobody')
     assert refused['failed'] and "user 'nobody' is not a user of the plan" in refused['msg']
+
+
+DIRECT = '''---
+- name: Draw a compiled plan
+  hosts: localhost
+  connection: local
+  gather_facts: false
+  tasks:
+    - name: Draw the topology
+      meshconnect.mesh.topology_render:
+        plan: "{{ compiled.plan }}"
+        matrix: "{{ compiled.matrix }}"
+        dest: "{{ playbook_dir }}/topology.svg"
+        engine: "{{ draw_engine }}"
+      register: drawn
+      ignore_errors: true
+
+    - name: Dump
+      ansible.builtin.copy:
+        content: "{{ drawn | to_json }}"
+        dest: "{{ playbook_dir }}/out.json"
+        mode: "0644"
+'''
+
+
+def test_a_picture_too_large_for_graphviz_is_drawn_built_in_with_a_warning(tmp_path):
+    # 260 distinct access classes each granted 10 to 15 sites: over 2,600 edges (Graphviz would take minutes).
+    inv = _generated(n_users=260, n_classes=260)
+    names = sorted(site['name'] for site in inv['sites'].values())
+    for index, policy in enumerate(inv['policies']):
+        policy['allow'] = [names[(index + k) % len(names)] for k in range(10 + index // len(names))]
+    result = compile_mesh(inv)
+    with open(str(tmp_path / 'compiled.json'), 'w') as handle:
+        json.dump({'compiled': {'plan': result['plan'], 'matrix': result['matrix']}}, handle)
+    playbook = write_playbook(str(tmp_path / 'direct.yml'), DIRECT)
+    inv_dir = tmp_path / 'inv'
+    inv_dir.mkdir()
+    (inv_dir / 'hosts.yml').write_text('all: {hosts: {localhost: {ansible_connection: local, '
+                                       'ansible_python_interpreter: "%s"}}}\n' % sys.executable)
+    run = run_playbook(str(tmp_path), str(inv_dir), playbook, '-e', '@' + str(tmp_path / 'compiled.json'),
+                       '-e', 'draw_engine=auto')
+    assert run.rc == 0, run.log
+    with open(str(tmp_path / 'out.json')) as handle:
+        drawn = json.load(handle)
+    assert drawn['engine'] == 'builtin' and drawn['edges'] > 2500 and drawn['png'] is None, drawn
+    assert 'too many for Graphviz to lay out' in drawn['warning']
+    assert 'too many for Graphviz' in run.log
