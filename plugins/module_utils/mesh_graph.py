@@ -40,7 +40,8 @@ EDGE_ITEMS = 3              # resources named on a grant edge; the rest are coun
 FONT = 'DejaVu Sans'
 
 
-def _html(text):
+def escape(text):
+    """``text`` for XML and Graphviz's HTML-like labels."""
     return (str(text).replace('&', '&amp;').replace('<', '&lt;').replace('>', '&gt;').replace('"', '&quot;'))
 
 
@@ -97,13 +98,13 @@ def _site_label(agent, colour):
         marks.append('via %s' % agent['via'])
     if agent.get('names'):
         marks.append('names')
-    rows = ['<TR><TD><B>%s</B></TD></TR>' % _html(agent['site'])]
-    rows.extend('<TR><TD><FONT POINT-SIZE="9" COLOR="%s">%s</FONT></TD></TR>' % (colour, _html(line))
+    rows = ['<TR><TD><B>%s</B></TD></TR>' % escape(agent['site'])]
+    rows.extend('<TR><TD><FONT POINT-SIZE="9" COLOR="%s">%s</FONT></TD></TR>' % (colour, escape(line))
                 for line in wrap(', '.join(marks)))
     resources = [r for r in agent['resources'] if r['kind'] != 'agent']
     for res in resources[:SITE_RESOURCES]:
         text = '%s %s%s' % (res['name'], res['cidr'], '' if res['ports'] == 'all' else ' ' + res['ports'])
-        rows.extend('<TR><TD ALIGN="LEFT"><FONT POINT-SIZE="9">%s</FONT></TD></TR>' % _html(line)
+        rows.extend('<TR><TD ALIGN="LEFT"><FONT POINT-SIZE="9">%s</FONT></TD></TR>' % escape(line)
                     for line in wrap(text))
     if len(resources) > SITE_RESOURCES:
         rows.append('<TR><TD><FONT POINT-SIZE="9"><I>+%d more resources (not shown)</I></FONT></TD></TR>'
@@ -122,7 +123,7 @@ def _edge_label(items, relay):
     return wrap(text, 28)
 
 
-def _links(agents):
+def links_of(agents):
     """``{link: (members, relay or None)}`` from the agents' peers."""
     links, relayed = {}, {}
     for agent in agents:
@@ -168,7 +169,7 @@ def topology_dot(plan, matrix, user=None):
         colour = COLOURS[site_kind(agent)]
         out.append('  %s [shape=plain, label=%s];' % (_quoted('site:' + agent['site']), _site_label(agent, colour)))
     hubs = []
-    for name, (members, relay) in sorted(_links(agents).items()):
+    for name, (members, relay) in sorted(links_of(agents).items()):
         style = ', style=dashed' if relay else ''
         text = 'link %s%s' % (name, ' (via %s)' % relay if relay else '')
         if len(members) == 2:

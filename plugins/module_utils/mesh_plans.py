@@ -349,7 +349,7 @@ def agent_plan(plan, host):
     groups = []
     for group in agent['firewall']['groups']:
         if 'classes' in group:
-            members = sorted(name for class_id in group['classes'] for name in classes[class_id]['users'])
+            members = _members(classes, group['classes'])
             known.update(members)
             if agent['dialable']:
                 names.update(members)
@@ -360,7 +360,7 @@ def agent_plan(plan, host):
     exit_entry = agent.pop('exit', None)
     if exit_entry:
         for entry in exit_entry['users']:
-            members = sorted(name for class_id in entry['classes'] for name in classes[class_id]['users'])
+            members = _members(classes, entry['classes'])
             names.update(members)
             known.update(members)
             exit_users.extend(users[name]['address'] for name in members)
@@ -368,7 +368,7 @@ def agent_plan(plan, host):
     relay = agent.pop('relay', None)
     if relay:
         for entry in relay['users']:
-            members = sorted(name for class_id in entry['classes'] for name in classes[class_id]['users'])
+            members = _members(classes, entry['classes'])
             names.update(members)
             known.update(members)
             pairs.extend([users[name]['address'], dst] for name in members for dst in entry['destinations'])
@@ -376,7 +376,7 @@ def agent_plan(plan, host):
     peers = []
     for peer in agent['peers']:
         if 'classes' in peer:
-            members = [name for class_id in peer['classes'] for name in classes[class_id]['users']]
+            members = _members(classes, peer['classes'])
             known.update(members)
             intervals = [parse_interval(text) for text in peer['allowed_ips']]
             intervals.extend(parse_interval(users[name]['address']) for name in members)
@@ -389,6 +389,11 @@ def agent_plan(plan, host):
                              exit_excluded=list(exit_entry['excluded']) if exit_entry else [])
     agent['peers'] = peers + [_user_peer(users[name]) for name in sorted(names)]
     return agent
+
+
+def _members(classes, class_ids):
+    """The users of the classes ``class_ids`` (IDs in the plan's ``classes``), by name."""
+    return sorted(name for class_id in class_ids for name in classes[class_id]['users'])
 
 
 def is_whole(agent):

@@ -12,14 +12,10 @@ The layout is deterministic: the same plan gives the same picture.
 
 import math
 
-from ansible_collections.meshconnect.mesh.plugins.module_utils.mesh_graph import COLOURS, site_kind as _kind
+from ansible_collections.meshconnect.mesh.plugins.module_utils.mesh_graph import COLOURS, escape, links_of, site_kind as _kind
 from ansible_collections.meshconnect.mesh.plugins.module_utils.mesh_reach import rows
 
 SITE_W, SITE_H = 210, 96
-
-
-def _esc(text):
-    return (str(text).replace('&', '&amp;').replace('<', '&lt;').replace('>', '&gt;').replace('"', '&quot;'))
 
 
 def topology_svg(plan, matrix):
@@ -42,32 +38,20 @@ def topology_svg(plan, matrix):
            'font-family="DejaVu Sans, Helvetica, Arial, sans-serif" font-size="12">' % (width, height, width, height),
            '<rect width="100%" height="100%" fill="#ffffff"/>',
            '<text x="20" y="30" font-size="18" font-weight="bold">%s &#8212; %s</text>'
-           % (_esc(plan['network']['name']), _esc(plan['network']['cidr']))]
+           % (escape(plan['network']['name']), escape(plan['network']['cidr']))]
 
     # Links: a hub per link, a line to each member site (dashed where a relay carries it).
-    links, relayed = {}, {}
-    for agent in agents:
-        for peer in agent['peers']:
-            for link in peer.get('links', []):
-                links.setdefault(link, set()).update([agent['site'], peer['name'].split(':', 1)[1]])
-            for link in peer.get('via_links', []):
-                # On a member's tunnel to the relay, or on the relay's tunnel to a member: the member is the
-                # one that cannot be dialled.
-                other = peer['name'].split(':', 1)[1]
-                member, relay = (other, agent['site']) if agent['dialable'] else (agent['site'], other)
-                links.setdefault(link, set()).add(member)
-                relayed[link] = relay
-    for name in sorted(links):
-        members = sorted(links[name])
+    links = links_of(agents)
+    for name, (members, relay) in sorted(links.items()):
         hub_x = sum(pos[m][0] for m in members) / len(members)
         hub_y = sum(pos[m][1] for m in members) / len(members)
-        dash = ' stroke-dasharray="10 5"' if name in relayed else ''
+        dash = ' stroke-dasharray="10 5"' if relay else ''
         for member in members:
             out.append('<line x1="%.1f" y1="%.1f" x2="%.1f" y2="%.1f" stroke="#1565c0" stroke-width="3" '
                        'opacity="0.7"%s/>' % (hub_x, hub_y, pos[member][0], pos[member][1], dash))
         out.append('<circle cx="%.1f" cy="%.1f" r="6" fill="#1565c0"/>' % (hub_x, hub_y))
         out.append('<text x="%.1f" y="%.1f" fill="#0d47a1" font-weight="bold">link %s%s</text>'
-                   % (hub_x + 9, hub_y - 8, _esc(name), _esc(' (via %s)' % relayed[name]) if name in relayed else ''))
+                   % (hub_x + 9, hub_y - 8, escape(name), escape(' (via %s)' % relay) if relay else ''))
 
     # Users and their grants (through a relay to the sites that cannot be dialled).
     via = dict((agent['site'], agent['via']) for agent in agents if agent.get('via'))
@@ -94,12 +78,12 @@ def topology_svg(plan, matrix):
             lx = ux + 30 + 0.72 * (sx - SITE_W / 2 - ux - 30)
             ly = uy + 0.72 * (sy - uy)
             out.append('<text x="%.1f" y="%.1f" fill="#6a1b9a" font-size="9" text-anchor="end">%s</text>'
-                       % (lx, ly - 3, _esc(label)))
+                       % (lx, ly - 3, escape(label)))
         out.append('<circle cx="%d" cy="%d" r="24" fill="#f3e5f5" stroke="#6a1b9a" stroke-width="2"/>' % (ux, uy))
         out.append('<text x="%d" y="%d" text-anchor="middle" font-weight="bold">%s</text>'
-                   % (ux, uy + 4, _esc(user['name'])))
+                   % (ux, uy + 4, escape(user['name'])))
         out.append('<text x="%d" y="%d" text-anchor="middle" font-size="10" fill="#555">%s</text>'
-                   % (ux, uy + 38, _esc(user['address'])))
+                   % (ux, uy + 38, escape(user['address'])))
 
     # Sites on top.
     for agent in agents:
@@ -109,7 +93,7 @@ def topology_svg(plan, matrix):
         out.append('<rect x="%.1f" y="%.1f" width="%d" height="%d" rx="10" fill="#fafafa" stroke="%s" '
                    'stroke-width="3"%s/>' % (x - SITE_W / 2, y - SITE_H / 2, SITE_W, SITE_H, colour, dash))
         out.append('<text x="%.1f" y="%.1f" text-anchor="middle" font-weight="bold" font-size="14">%s</text>'
-                   % (x, y - SITE_H / 2 + 18, _esc(agent['site'])))
+                   % (x, y - SITE_H / 2 + 18, escape(agent['site'])))
         detail = '%s  %s' % (agent['address'], {'direct': 'direct', 'forwarded': 'NAT + port forward',
                                                 'outbound': 'NAT, dials out', 'standalone': 'side-loaded'}[
                                                     _kind(agent)])
@@ -120,12 +104,12 @@ def topology_svg(plan, matrix):
         if agent.get('via'):
             detail += ', via %s' % agent['via']
         out.append('<text x="%.1f" y="%.1f" text-anchor="middle" font-size="10" fill="%s">%s</text>'
-                   % (x, y - SITE_H / 2 + 33, colour, _esc(detail)))
+                   % (x, y - SITE_H / 2 + 33, colour, escape(detail)))
         resources = [r for r in agent['resources'] if r['kind'] != 'agent']
         for line, res in enumerate(resources[:4]):
             text = '%s %s%s' % (res['name'], res['cidr'], '' if res['ports'] == 'all' else ' ' + res['ports'])
             out.append('<text x="%.1f" y="%.1f" text-anchor="middle" font-size="10">%s</text>'
-                       % (x, y - SITE_H / 2 + 50 + 12 * line, _esc(text[:40])))
+                       % (x, y - SITE_H / 2 + 50 + 12 * line, escape(text[:40])))
         if len(resources) > 4:
             out.append('<text x="%.1f" y="%.1f" text-anchor="middle" font-size="10">+%d more</text>'
                        % (x, y + SITE_H / 2 - 6, len(resources) - 4))
