@@ -69,6 +69,9 @@ def test_a_name_two_members_want_goes_to_the_site_with_a_warning():
 def test_the_zone_follows_the_network_or_its_domain():
     assert 'hq.example.mesh' in _records(build(_names(domain='Example.Mesh')))
     assert_error(_names(domain='bad_zone'), 'meshconnect_network', 'domain', 'is not a DNS name')
+    # The zone is written into dnsmasq's configuration: nothing that could add a line or an option gets there.
+    for hostile in ('corp.mesh\nserver=8.8.8.8', 'corp.mesh\n', 'corp.mesh/#', 'a,b.mesh', 'corp mesh'):
+        assert_error(_names(domain=hostile), 'meshconnect_network', 'is not a DNS name')
     assert_error(_names(name='corp_2'), 'meshconnect_network', 'makes no DNS zone', 'set meshconnect_network.domain')
     # Without names: true anywhere, a network name that makes no zone is fine.
     inv = inventory()
