@@ -25,6 +25,7 @@ ARGUMENT_SPEC = {
     'record': {'type': 'bool', 'default': False},
     'record_snapshot': {'type': 'bool', 'default': True},
     'explain': {'type': 'str'},
+    'explain_rows': {'type': 'int', 'default': 0},
     'fail_on_tests': {'type': 'bool', 'default': True},
     'generate_user_keys': {'type': 'bool', 'default': True},
     'today': {'type': 'str'},
@@ -180,7 +181,8 @@ class ActionModule(ActionBase):
             today = datetime.datetime.strptime(args['today'], '%Y-%m-%d').date()
         try:
             compiled = compile_mesh(inventory, facts=facts, lease_state=lease_state, previous=previous,
-                                    today=today, explain=args['explain'])
+                                    today=today, explain=args['explain'],
+                                    explain_rows=max(0, args['explain_rows']))
         except MeshError as exc:
             return self._fail(result, str(exc), errors=exc.errors)
 
@@ -250,6 +252,7 @@ class ActionModule(ActionBase):
         """Every path of the state, so that playbooks never build one."""
         bundles = self._var(task_vars, 'meshconnect_bundle_dir')
         topology = self._var(task_vars, 'meshconnect_topology_file')
+        report = self._var(task_vars, 'meshconnect_report_file')
         return {
             'state_dir': state_dir,
             'leases': os.path.join(state_dir, state.LEASES),
@@ -260,6 +263,8 @@ class ActionModule(ActionBase):
                 state_dir, state.BUNDLES),
             'topology_file': os.path.abspath(os.path.expanduser(topology)) if topology else os.path.join(
                 state_dir, 'topology.svg'),
+            'report_file': os.path.abspath(os.path.expanduser(report)) if report else os.path.join(
+                state_dir, 'report.html'),
         }
 
     def _var(self, task_vars, name):

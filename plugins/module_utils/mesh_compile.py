@@ -46,7 +46,7 @@ from ansible_collections.meshconnect.mesh.plugins.module_utils.mesh_relays impor
 PLAN_VERSION = 5
 
 
-def compile_mesh(inventory, facts=None, lease_state=None, previous=None, today=None, explain=None):
+def compile_mesh(inventory, facts=None, lease_state=None, previous=None, today=None, explain=None, explain_rows=0):
     """Compile ``inventory`` into plans.
 
     :param inventory: dict with ``network``, ``sites`` (agent host ->
@@ -56,13 +56,16 @@ def compile_mesh(inventory, facts=None, lease_state=None, previous=None, today=N
     :param previous: the snapshot recorded by the last applied run (optional).
     :param today: ``datetime.date`` used for user expiry.
     :param explain: a flow such as ``"alice hq:db:tcp/5432"`` to explain.
+    :param explain_rows: when above 0, the report also explains that many
+        rows of the matrix (``explanations``) and names users' groups
+        (``people``), for the HTML report.
     :raises MeshError: listing every problem, when the inventory is invalid.
     """
     problems = Problems()
     with _no_full_collections():
         model = load_model(inventory, facts, problems, today)
         problems.raise_if_any()
-        return _Compiler(model, problems).run(lease_state, previous, explain)
+        return _Compiler(model, problems).run(lease_state, previous, explain, explain_rows)
 
 
 @contextlib.contextmanager
@@ -94,7 +97,7 @@ class _Compiler(AccessClasses, Links, Relays, Names, Plans, Reachability, Explai
         self.clashing = None    # site -> the shared runs of overlapping resources it is in (mesh_plans)
         self.not_internet = None    # what an internet grant never reaches, as CIDRs (mesh_plans)
 
-    def run(self, lease_state, previous, explain):
+    def run(self, lease_state, previous, explain, explain_rows=0):
         model = self.model
         members = ['agent/' + name for name in model.sites] + ['user/' + name for name in model.users]
         leases, lease_changes = allocate(self.net, members, lease_state, self.problems)
@@ -142,6 +145,9 @@ class _Compiler(AccessClasses, Links, Relays, Names, Plans, Reachability, Explai
             # Sorted: loading follows the input order of users and policies.
             'warnings': sorted(self.problems.warnings),
         }
+        if explain_rows > 0:
+            report['explanations'] = self.explain_rows(matrix, report['diff'], explain_rows)
+            report['people'] = self.people()
         plan = {
             'version': PLAN_VERSION,
             'network': self.net.as_dict(),

@@ -13,6 +13,9 @@ from ansible_collections.meshconnect.mesh.plugins.module_utils import mesh_acces
 from ansible_collections.meshconnect.mesh.plugins.module_utils.mesh_model import parse_grant
 from ansible_collections.meshconnect.mesh.plugins.module_utils.mesh_model_sites import INTERNET
 from ansible_collections.meshconnect.mesh.plugins.module_utils.mesh_net import AddressError
+from ansible_collections.meshconnect.mesh.plugins.module_utils.mesh_reach import principals_order, reached
+
+OTHERS_NAMED = 10   # policies named that would allow a flow but apply to others; the rest are counted
 
 
 class Explainer:
@@ -116,6 +119,51 @@ class Explainer:
         return {'query': query, 'verdict': 'invalid',
                 'reasons': ['%r is neither a user nor a site (SITE or SITE:RESOURCE)' % principal]}
 
+    def _policies_for(self, site_name, applying):
+        """The policies, in inventory order, that grant something at ``site_name`` or are in ``applying``
+        (the index is built once per compile)."""
+        index = getattr(self, '_policy_index', None)
+        if index is None:
+            order = dict((policy.name, i) for i, policy in enumerate(self.model.policies))
+            at_site = {}
+            for policy in self.model.policies:
+                for s_name in self.policy_access[policy.name]:
+                    at_site.setdefault(s_name, []).append(policy.name)
+            index = self._policy_index = (order, at_site)
+        order, at_site = index
+        names = set(at_site.get(site_name, ())) | applying
+        return [self.model.policies[i] for i in sorted(order[name] for name in names if name in order)]
+
+    def explain_rows(self, matrix, diff, limit):
+        """``explain`` of every row of ``matrix`` and of every flow ``diff`` newly denies, at most ``limit`` of
+        them (users first), for the HTML report: ``{'flows': {PRINCIPAL: {REF: {verdict, reasons}}}, 'rows':
+        ROWS, 'explained': N}``; a row past ``limit`` is left out (``rows`` > ``explained`` says so)."""
+        wanted = []
+        for principal in sorted(matrix['members'], key=principals_order):
+            wanted.extend((principal, ref) for ref in sorted(reached(matrix, matrix['members'][principal])))
+        for entry in (diff or {}).get('newly_denied') or []:
+            wanted.extend((principal, entry['to']) for principal in entry['from'])
+        flows, explained = {}, 0
+        for principal, ref in wanted:
+            if explained >= limit:
+                break
+            kind, _sep, name = principal.partition(':')
+            if kind not in ('user', 'site') or ref in flows.get(principal, {}):
+                continue
+            site_name, _sep, resource = ref.partition(':')
+            if kind == 'user' and name not in self.model.users:
+                continue        # a user of the previous run only: nothing to explain
+            target = '%s:%s' % (INTERNET, site_name) if resource == INTERNET else ref
+            answer = self.explain('%s %s' % (name, target))
+            flows.setdefault(principal, {})[ref] = {'verdict': answer['verdict'], 'reasons': answer['reasons']}
+            explained += 1
+        return {'flows': flows, 'rows': len(wanted), 'explained': explained}
+
+    def people(self):
+        """Every user's groups and whether the user expired, for the HTML report's filters."""
+        return dict((name, {'groups': sorted(user.groups), 'expired': bool(user.expired)})
+                    for name, user in sorted(self.model.users.items()))
+
     def _explain_internet(self, query, principal, grant):
         """Why ``principal`` has the internet (``internet`` or ``internet:SITE``) or not."""
         exits = self.model.exits
@@ -161,22 +209,27 @@ class Explainer:
         if user.expired:
             return {'query': query, 'verdict': 'denied',
                     'reasons': ['user %s expired on %s' % (user.name, user.expires.isoformat())]}
-        applying = self.user_policies[user.name]
-        allowed_by = []
-        for policy in self.model.policies:
+        applying = set(self.user_policies[user.name])
+        allowed_by, others = [], 0
+        # Only the policies that grant something at the site, or apply to the user, can say anything here.
+        for policy in self._policies_for(site.name, applying):
             granted = self.policy_access[policy.name].get(site.name, [])
             if policy.name not in applying:
                 if allows(granted):
-                    reasons.append("policy '%s' would allow it, but applies to %s, not to %s" % (
-                        policy.name, _who(policy), user.name))
+                    others += 1
+                    if others <= OTHERS_NAMED:
+                        reasons.append("policy '%s' would allow it, but applies to %s, not to %s" % (
+                            policy.name, _who(policy), user.name))
                 continue
             if allows(granted):
                 allowed_by.append(policy.name)
                 terms = [g.text for g in policy.allow if g.site in ('*', site.name)]
                 reasons.insert(0, "allowed by policy '%s' (allow %s)" % (policy.name, ', '.join(terms)))
                 continue
-            before = access.policy_access(_without_excepts(policy), self.model.sites).get(site.name, [])
-            if allows(before):
+            excepts = any(g.site in ('*', site.name) for g in policy.deny)
+            before = access.policy_access(_without_excepts(policy), self.model.sites).get(site.name, []) \
+                if excepts else granted
+            if excepts and allows(before):
                 terms = [g.text for g in policy.deny if g.site in ('*', site.name)]
                 reasons.append("policy '%s' allows %s but excepts it (except %s)" % (
                     policy.name, site.name, ', '.join(terms)))
@@ -184,6 +237,9 @@ class Explainer:
                 reached = ['%s %s' % (r.ref, access.describe(granted, r.lo, r.hi))
                            for r in site.resources.values() if access.describe(granted, r.lo, r.hi)]
                 reasons.append("policy '%s' reaches %s only as: %s" % (policy.name, site.name, '; '.join(reached)))
+        if others > OTHERS_NAMED:
+            reasons.append('%d more policies would allow it, but apply to others, not to %s'
+                           % (others - OTHERS_NAMED, user.name))
         if not applying:
             reasons.append('no policy applies to %s (groups: %s)' % (user.name, ', '.join(user.groups) or 'none'))
         if wanted is not None:

@@ -52,6 +52,13 @@ options:
     description:
       - A flow to explain, C(USER SITE:RESOURCE[:PROTO/PORT]) or C(SITE SITE:RESOURCE[:PROTO/PORT]).
     type: str
+  explain_rows:
+    description:
+      - Explain this many flows of the matrix (users first, then sites, then the flows newly denied), and name
+        every user's groups, in RV(report.explanations) and RV(report.people), for the HTML report
+        (M(meshconnect.mesh.report_render)). V(0) explains none.
+    type: int
+    default: 0
   fail_on_tests:
     description: Fail when a policy test in C(meshconnect_policy_tests) fails.
     type: bool
@@ -167,6 +174,14 @@ report:
     explain:
       description: The verdict and reasons for O(explain).
       type: dict
+    explanations:
+      description:
+        - With O(explain_rows), C(flows) maps a principal to C(SITE:RESOURCE) to the C(verdict) and C(reasons)
+          of each flow explained; C(rows) counts the flows, C(explained) those explained.
+      type: dict
+    people:
+      description: With O(explain_rows), each user's C(groups) and whether the user C(expired).
+      type: dict
     lease_changes:
       description: Leases given and released by this run.
       type: list
@@ -201,7 +216,8 @@ written:
 paths:
   description:
     - Every path the state owns, so that playbooks never build one. C(bundles_dir) is C(meshconnect_bundle_dir)
-      when set, C(topology_file) is C(meshconnect_topology_file) when set.
+      when set, C(topology_file) is C(meshconnect_topology_file) when set, C(report_file)
+      C(meshconnect_report_file) when set.
   returned: success
   type: dict
   contains:
@@ -225,6 +241,9 @@ paths:
       type: str
     topology_file:
       description: Where plan.yml draws the topology.
+      type: str
+    report_file:
+      description: Where plan.yml and verify.yml write the HTML report (C(meshconnect_report_file) when set).
       type: str
 modes_fixed:
   description: Private paths whose mode had drifted, put back (or, in check mode, to be put back).

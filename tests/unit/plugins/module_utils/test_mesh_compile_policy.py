@@ -503,3 +503,23 @@ def test_a_damaged_snapshot_counts_everything_as_new():
         allowed = set((who, e['to']) for e in diff['newly_allowed'] for who in e['from'])
         assert ('user:bob', 'hq:web') in allowed
         assert len(allowed) == sum(len(r) for r in rows.values())
+
+
+def test_explain_names_ten_policies_for_others_and_counts_the_rest():
+    inv = inventory()
+    inv['policies'].extend({'name': 'db-%02d' % i, 'users': ['bob'], 'allow': ['hq:db']} for i in range(14))
+    answer = _explain('dave hq:db', inv)
+    others = [r for r in answer['reasons'] if 'would allow it, but applies to' in r]
+    # In inventory order (policies are sorted by name): db-00 ... db-09 named, then the count.
+    assert others == ["policy 'db-%02d' would allow it, but applies to users bob, not to dave" % i for i in range(10)]
+    assert '5 more policies would allow it, but apply to others, not to dave' in answer['reasons']
+
+
+def test_explain_answers_the_same_whatever_else_the_inventory_grants():
+    # Policies elsewhere (at other sites, for other users) change nothing in an answer about hq.
+    base = dict((q, _explain(q)) for q in ('alice hq:db:tcp/5432', 'bob hq:web', 'dave hq:web', 'carol hq:db'))
+    inv = inventory()
+    inv['policies'].extend({'name': 'z-%02d' % i, 'groups': ['dev'], 'allow': ['branch:nas'], 'except': ['branch:lan']}
+                           for i in range(5))
+    for query, answer in base.items():
+        assert _explain(query, inv) == answer, query
