@@ -51,7 +51,7 @@ demo: venv collection host-tools image ## The main job on the lab: real sites, u
 	$(BIN)/ansible-playbook $(LAB) playbooks/users.yml
 	$(BIN)/ansible-playbook $(LAB) tests/lab/users-up.yml
 	$(BIN)/ansible-playbook $(LAB) playbooks/verify.yml
-	@echo "topology: inventories/lab/.meshconnect/lab/topology.svg (and .png); client bundles: inventories/lab/.meshconnect/lab/bundles/"
+	@echo "report: inventories/lab/.meshconnect/lab/report.html (open it in a browser); topology: inventories/lab/.meshconnect/lab/topology.svg (and .png); client bundles: inventories/lab/.meshconnect/lab/bundles/"
 
 demo-down: venv collection docker ## Remove the Docker lab: containers, networks, state
 	$(BIN)/ansible-playbook -i inventories/lab tests/lab/lab-down.yml

@@ -35,14 +35,6 @@ def _render(dot_text, fmt, timeout):
     return proc.stdout
 
 
-def _differs(path, data):
-    try:
-        with open(path, 'rb') as handle:
-            return handle.read() != data
-    except OSError:
-        return True
-
-
 class ActionModule(ActionBase):
     TRANSFERS_FILES = False
     _requires_connection = False
@@ -95,7 +87,7 @@ class ActionModule(ActionBase):
                 return fail(result, 'the plan or matrix is damaged: %s' % exc)
         if result.get('warning'):
             self._display.warning(result['warning'])
-        changed = [kind for kind, data in sorted(files.items()) if _differs(paths[kind], data)]
+        changed = [kind for kind, data in sorted(files.items()) if state.differs(paths[kind], data)]
         # A picture of an earlier run that this one does not draw (no Graphviz now) would mislead: removed.
         stale = [paths[kind] for kind in ('png',) if kind not in files and os.path.exists(paths[kind])]
         if not self._task.check_mode:

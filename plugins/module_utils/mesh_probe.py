@@ -204,6 +204,8 @@ def probe_report(plan, results):
                             probe['port'], whole)
             row = {
                 'from': '%s (%s)' % (principal, host),
+                'principal': principal,
+                'host': host,
                 'to': probe['target'],
                 'flow': '%s %s' % (probe['address'], 'ping' if probe['proto'] == 'icmp' else
                                    '%s/%s' % (probe['proto'], probe['port'])),

@@ -39,15 +39,9 @@ def _who(principals_list, most=5):
     return shown + (' and %d more' % more if more > 0 else '')
 
 
-def report_text(report, limit=200):
-    """The whole report: summary, warnings, tests, matrix, diff, explain."""
-    summary = report.get('summary', {})
-    lines = ['network %s (%s): %d sites, %d links, %d users (%d active), %d policies; %d leases used, %d free' % (
-        summary.get('network'), summary.get('cidr'), summary.get('sites', 0), summary.get('links', 0),
-        summary.get('users', 0), summary.get('active_users', 0), summary.get('policies', 0),
-        summary.get('leases_used', 0), summary.get('leases_free', 0))]
-    for change in report.get('lease_changes') or []:
-        lines.append('lease %s: %s %s' % (change['action'], change['member'], change['address']))
+def change_lines(report):
+    """The leases and relays this run gave, changed or released, a line each."""
+    lines = ['lease %s: %s %s' % (c['action'], c['member'], c['address']) for c in report.get('lease_changes') or []]
     for change in report.get('relay_changes') or []:
         if change['from'] is None:
             lines.append('relay chosen: %s via %s' % (change['site'], change['to']))
@@ -55,6 +49,17 @@ def report_text(report, limit=200):
             lines.append('relay released: %s no longer via %s' % (change['site'], change['from']))
         else:
             lines.append('relay CHANGED: %s via %s (was via %s)' % (change['site'], change['to'], change['from']))
+    return lines
+
+
+def report_text(report, limit=200):
+    """The whole report: summary, warnings, tests, matrix, diff, explain."""
+    summary = report.get('summary', {})
+    lines = ['network %s (%s): %d sites, %d links, %d users (%d active), %d policies; %d leases used, %d free' % (
+        summary.get('network'), summary.get('cidr'), summary.get('sites', 0), summary.get('links', 0),
+        summary.get('users', 0), summary.get('active_users', 0), summary.get('policies', 0),
+        summary.get('leases_used', 0), summary.get('leases_free', 0))]
+    lines.extend(change_lines(report))
     warnings = report.get('warnings') or []
     if warnings:
         lines.append('')

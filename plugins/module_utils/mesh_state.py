@@ -148,6 +148,15 @@ def _sync_dir(directory):
         os.close(fd)
 
 
+def differs(path, data):
+    """Whether the file at ``path`` does not hold exactly ``data`` (bytes); a missing file differs."""
+    try:
+        with open(path, 'rb') as handle:
+            return handle.read() != data
+    except (IOError, OSError):
+        return True
+
+
 def write_json(path, data, mode=0o644):
     """Write ``data`` if it differs from the file; return True when written."""
     text = dumps(data)

@@ -55,6 +55,7 @@ REPO = os.path.dirname(os.path.dirname(HERE))
 
 # (sites, users, policies, links): half size first, then full size.
 SIZES = [(500, 5000, 1000, 100), (1000, 10000, 2000, 200), (5000, 50000, 10000, 1000)]
+EXPLAIN_ROWS = 10000     # flows plan.yml explains for the HTML report (meshconnect_report_explain_rows)
 RUNS = 3     # compile_mesh runs this many times per child; the fastest (wall clock) is reported
 LARGE_RUNS = 1  # at the largest size, once (its generation alone takes a while)
 OVERLAP_SIZES = (5000, 5000, 1000, 0)   # sites, users, policies, links of the overlap stress
@@ -418,7 +419,19 @@ def child(sizes):
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
     peak_bytes = peak if sys.platform == 'darwin' else peak * 1024   # bytes on macOS, KiB elsewhere
     matrix = result['matrix']
-    print(json.dumps({'seconds': best, 'peak_mib': peak_bytes / 1048576.0,
+    # The HTML report of plan.yml: the compile explaining its first EXPLAIN_ROWS flows, then the page.
+    from ansible_collections.meshconnect.mesh.plugins.module_utils.mesh_html import report_html
+    gc.collect()
+    start = time.perf_counter()
+    explained = compile_mesh(inventory, facts=facts, today=TODAY, explain_rows=EXPLAIN_ROWS)
+    explain_seconds = time.perf_counter() - start
+    report = explained['report']
+    report['matrix'] = explained['matrix']
+    start = time.perf_counter()
+    page = report_html(report)
+    html_seconds = time.perf_counter() - start
+    print(json.dumps({'seconds': best, 'explain_seconds': explain_seconds, 'html_seconds': html_seconds,
+                      'html_mb': len(page.encode('utf-8')) / 1e6, 'peak_mib': peak_bytes / 1048576.0,
                       'inventory_mb': len(canonical_json([inventory, facts])) / 1e6,
                       'plan_mb': len(canonical_json(result['plan'])) / 1e6,
                       'matrix_mb': len(canonical_json(matrix)) / 1e6,
@@ -467,6 +480,8 @@ def main():
               'matrix %.1f MB (%d grant rows, %d classes, %d principals)'
               % (sizes + (measured['seconds'], round(measured['peak_mib']), measured['plan_mb'],
                           measured['matrix_mb'], measured['grant_rows'], measured['classes'], measured['members'])))
+        print('  HTML report: compile explaining %d flows %.2f s, page %.2f s, %.1f MB'
+              % (EXPLAIN_ROWS, measured['explain_seconds'], measured['html_seconds'], measured['html_mb']))
         sys.stdout.flush()
     out = subprocess.check_output([sys.executable, os.path.abspath(__file__), '--overlap'])
     print(out.decode('utf-8').strip().splitlines()[-1])

@@ -23,7 +23,7 @@ sys.path.insert(0, HERE)
 # imported for its side effect: the collection importable, meshrun's collections root
 import conftest_plugins  # noqa: E402,F401  pylint: disable=unused-import
 
-NEEDED = ('nft', 'ip', 'ping', 'unshare', 'dot')
+NEEDED = ('nft', 'ip', 'ping', 'unshare', 'dot', 'chromium')
 
 
 def pytest_sessionstart(session):

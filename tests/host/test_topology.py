@@ -9,61 +9,16 @@ runs it."""
 
 import json
 import os
-import random
 import subprocess
 import sys
 
 import pytest
 
-from meshrun import REPO, run_playbook, write_inventory, write_playbook
+from inventories import example_inventory, generated_inventory
+from meshrun import run_playbook, write_inventory, write_playbook
 
 from ansible_collections.meshconnect.mesh.plugins.module_utils.mesh_compile import compile_mesh
 from ansible_collections.meshconnect.mesh.plugins.module_utils.mesh_graph import layout_problems, topology_dot
-
-
-def _example():
-    """The example inventory, as mesh_plan reads it (ansible-inventory renders its variables)."""
-    binary = os.path.join(os.path.dirname(sys.executable), 'ansible-inventory')
-    out = subprocess.run([binary, '-i', os.path.join(REPO, 'inventories', 'example'), '--list'],
-                         stdout=subprocess.PIPE, check=True, universal_newlines=True).stdout
-    data = json.loads(out)
-    hostvars = data['_meta']['hostvars']
-    agents = data['meshconnect_agents']['hosts']
-    first = hostvars[agents[0]]
-    return {'network': first['meshconnect_network'], 'links': first.get('meshconnect_links', []),
-            'users': first.get('meshconnect_users', []), 'policies': first.get('meshconnect_policies', []),
-            'policy_tests': first.get('meshconnect_policy_tests', []),
-            'sites': dict((host, hostvars[host].get('meshconnect_site')) for host in agents)}
-
-
-def _generated(n_sites=50, n_users=200, n_classes=12, n_links=30):
-    """Sites with one to four services besides their LAN, a fifth of them behind NAT (relayed by site00), links
-    of two and of three sites, and users in groups that are granted a few sites or services each."""
-    rng = random.Random(7)
-    sites = {}
-    for i in range(n_sites):
-        name = 'site%02d' % i
-        resources = [{'name': 'lan', 'address': '10.%d.0.0/24' % i}]
-        for k in range(rng.randint(1, 4)):
-            resources.append({'name': 'svc%d' % k, 'address': '10.%d.0.%d' % (i, 10 + k),
-                              'ports': ['tcp/%d' % (8000 + k)] + (['udp/%d' % (9000 + k)] if k % 2 else [])})
-        site = {'name': name, 'resources': resources}
-        if i % 5 == 4:
-            site['behind_nat'] = True
-        else:
-            site['endpoint'] = '198.18.0.%d' % (i + 1)
-        sites['gw-' + name] = site
-    sites['gw-site00']['relay'] = True
-    names = sorted(site['name'] for site in sites.values())
-    links = [{'name': 'link%02d' % j, 'sites': dict((member, ['lan']) for member in
-                                                    rng.sample(names, 3 if j % 4 == 0 else 2))}
-             for j in range(n_links)]
-    users = [{'name': 'user%03d' % u, 'groups': ['team%02d' % (u % n_classes)]} for u in range(n_users)]
-    policies = [{'name': 'team%02d' % c, 'groups': ['team%02d' % c],
-                 'allow': [site if rng.random() < 0.5 else site + ':svc0' for site in rng.sample(names, rng.randint(1, 4))]}
-                for c in range(n_classes)]
-    return {'network': {'name': 'big', 'cidr': '100.66.0.0/22'}, 'sites': sites, 'links': links, 'users': users,
-            'policies': policies, 'policy_tests': []}
 
 
 def _layout(dot_text):
@@ -73,7 +28,7 @@ def _layout(dot_text):
     return json.loads(proc.stdout)
 
 
-@pytest.mark.parametrize('make', [_example, _generated], ids=['example', 'generated-50-sites'])
+@pytest.mark.parametrize('make', [example_inventory, generated_inventory], ids=['example', 'generated-50-sites'])
 def test_the_layout_has_no_overlapping_label_and_no_edge_through_a_box(make):
     result = compile_mesh(make())
     dot_text = topology_dot(result['plan'], result['matrix'])
@@ -199,7 +154,7 @@ DIRECT = '''---
 
 def test_a_picture_too_large_for_graphviz_is_drawn_built_in_with_a_warning(tmp_path):
     # 260 distinct access classes each granted 10 to 15 sites: over 2,600 edges (Graphviz would take minutes).
-    inv = _generated(n_users=260, n_classes=260)
+    inv = generated_inventory(n_users=260, n_classes=260)
     names = sorted(site['name'] for site in inv['sites'].values())
     for index, policy in enumerate(inv['policies']):
         policy['allow'] = [names[(index + k) % len(names)] for k in range(10 + index // len(names))]
