@@ -70,13 +70,15 @@ SCRIPT = r"""
   }
   function clear(node) { while (node.firstChild) { node.removeChild(node.firstChild); } }
   function $(id) { return document.getElementById(id); }
+  // Names are data: a name such as __proto__ must find nothing but the report's own entries.
+  function own(obj, key) { return Object.prototype.hasOwnProperty.call(obj, key) ? obj[key] : undefined; }
   function siteOf(name) { return name.split(':')[0]; }
   function bare(principal) { return principal.replace(/^(user|site):/, ''); }
   var people = data.people || {};
   var principals = data.members.map(function (m) {
     var user = m[0].indexOf('user:') === 0 ? m[0].slice(5) : null;
     return {name: m[0], cls: m[1], user: user, site: user ? null : siteOf(m[0].slice(5)),
-            groups: user && people[user] ? people[user].groups : []};
+            groups: user && own(people, user) ? own(people, user).groups : []};
   });
   var extra = data.extra_rows || [];
   var observed = data.observed ? data.observed.by_flow : {};
@@ -89,8 +91,8 @@ SCRIPT = r"""
     return true;
   }
   function wanted(f, key) {
-    if (f.only === 'changed') { return Boolean(data.changed[key]); }
-    if (f.only === 'mismatch') { return Boolean(observed[key] && observed[key].mismatch); }
+    if (f.only === 'changed') { return Boolean(own(data.changed, key)); }
+    if (f.only === 'mismatch') { return Boolean(own(observed, key) && own(observed, key).mismatch); }
     return true;
   }
   function filters() {
@@ -102,21 +104,22 @@ SCRIPT = r"""
     principals.forEach(function (p) {
       if (f.user && bare(p.name).toLowerCase().indexOf(f.user) < 0) { return; }
       if (f.group && p.groups.indexOf(f.group) < 0) { return; }
-      (data.classes[p.cls] || []).forEach(function (grant) {
-        data.grants[grant].forEach(function (r) {
+      (own(data.classes, p.cls) || []).forEach(function (grant) {
+        (own(data.grants, grant) || []).forEach(function (r) {
           var key = p.name + ' ' + r[0];
           if (!matches(f, p, r[0]) || !wanted(f, key)) { return; }
           count += 1;
           if (out.length < limit) {
             out.push({from: p.name, groups: p.groups, to: r[0], policy: r[1], allowed: true,
-                      via: (data.via[siteOf(r[0])] || {})[p.user ? 'users' : p.site] || null});
+                      via: own(own(data.via, siteOf(r[0])) || {}, p.user ? 'users' : p.site) || null});
           }
         });
       });
     });
     extra.forEach(function (r) {
-      var p = {name: r.from, groups: r.from.indexOf('user:') === 0 && people[r.from.slice(5)] ?
-               people[r.from.slice(5)].groups : [], site: r.from.indexOf('site:') === 0 ? siteOf(r.from.slice(5)) : null};
+      var who = r.from.indexOf('user:') === 0 ? own(people, r.from.slice(5)) : null;
+      var p = {name: r.from, groups: who ? who.groups : [],
+               site: r.from.indexOf('site:') === 0 ? siteOf(r.from.slice(5)) : null};
       var key = r.from + ' ' + r.to;
       if (!matches(f, p, r.to) || !wanted(f, key)) { return; }
       count += 1;
@@ -127,7 +130,7 @@ SCRIPT = r"""
     return {rows: out, count: count};
   }
   function observedCell(td, key) {
-    var seen = observed[key];
+    var seen = own(observed, key);
     if (!seen) { td.appendChild(el('span', data.observed ? 'not probed' : '', 'note')); return; }
     seen.probes.forEach(function (probe, i) {
       if (i) { td.appendChild(document.createTextNode(', ')); }
@@ -150,7 +153,7 @@ SCRIPT = r"""
       tr.appendChild(el('td', r.to));
       tr.appendChild(el('td', r.policy, r.allowed ? 'allowed' : 'denied'));
       tr.appendChild(el('td', r.via || ''));
-      tr.appendChild(el('td', data.changed[key] || ''));
+      tr.appendChild(el('td', own(data.changed, key) || ''));
       if (data.observed) { observedCell(tr.appendChild(el('td')), key); }
       tr.addEventListener('click', function () { explain(r, tr); });
       body.appendChild(tr);
@@ -172,7 +175,7 @@ SCRIPT = r"""
     var box = $('explain');
     clear(box);
     box.hidden = false;
-    var answer = (data.explain[r.from] || {})[r.to];
+    var answer = own(own(data.explain, r.from) || {}, r.to);
     var title = el('p');
     title.appendChild(el('strong', bare(r.from) + ' \u2192 ' + r.to + ': '));
     if (answer) {
@@ -187,11 +190,12 @@ SCRIPT = r"""
       answer[1].forEach(function (i) { list.appendChild(el('li', data.strings[i])); });
       box.appendChild(list);
     } else {
+      var to = /:internet$/.test(r.to) ? 'internet:' + siteOf(r.to) : r.to;
       box.appendChild(el('p', 'not explained in this report (it explains the first ' + data.explained + ' of ' +
         data.explain_rows + ' flows); ask: ansible-playbook meshconnect.mesh.plan -e \'meshconnect_explain="' +
-        bare(r.from) + ' ' + r.to + '"\'', 'note'));
+        bare(r.from) + ' ' + to + '"\'', 'note'));
     }
-    var seen = observed[r.from + ' ' + r.to];
+    var seen = own(observed, r.from + ' ' + r.to);
     if (seen) {
       var probes = el('ul');
       seen.probes.forEach(function (p) {
@@ -212,8 +216,9 @@ SCRIPT = r"""
   var names = $('f-users');
   principals.slice(0, 2000).forEach(function (p) { names.appendChild(el('option')).value = bare(p.name); });
   (location.hash || '').replace(/^#/, '').split('&').forEach(function (part) {
-    var kv = part.split('='), input = $('f-' + kv[0]);
-    if (kv.length === 2 && input) { input.value = decodeURIComponent(kv[1]); }
+    var kv = part.split('='), input = /^[a-z]+$/.test(kv[0]) ? $('f-' + kv[0]) : null;
+    if (kv.length !== 2 || !input) { return; }
+    try { input.value = decodeURIComponent(kv[1]); } catch (e) { /* a damaged address: that filter is left out */ }
   });
   ['f-user', 'f-resource'].forEach(function (id) { $(id).addEventListener('input', draw); });
   ['f-group', 'f-site', 'f-only'].forEach(function (id) { $(id).addEventListener('change', draw); });
