@@ -45,7 +45,7 @@ th{background:#f0f0f0;position:sticky;top:0}
 tr.row{cursor:pointer}
 tr.row:hover{background:#eef5ff}
 tr.chosen{background:#d6e8ff}
-.allowed{color:#2e7d32}.denied{color:#c62828}.mismatch{color:#fff;background:#c62828;padding:0 3px}
+.allowed{color:#2e7d32}.denied{color:#c62828}.seen-denied{color:#555}.mismatch{color:#fff;background:#c62828;padding:0 3px}
 .note{color:#555}.warn{color:#8a4b00}
 .filters label{margin-right:14px;white-space:nowrap}
 .filters input,.filters select{margin-left:4px}
@@ -135,7 +135,7 @@ SCRIPT = r"""
     seen.probes.forEach(function (probe, i) {
       if (i) { td.appendChild(document.createTextNode(', ')); }
       td.appendChild(el('span', probe.flow + ' ' + probe.observed,
-                        probe.ok ? (probe.observed === 'allow' ? 'allowed' : 'denied') : 'mismatch'));
+                        probe.ok ? (probe.observed === 'allow' ? 'allowed' : 'seen-denied') : 'mismatch'));
     });
   }
   function draw() {
@@ -190,10 +190,13 @@ SCRIPT = r"""
       answer[1].forEach(function (i) { list.appendChild(el('li', data.strings[i])); });
       box.appendChild(list);
     } else {
+      // The report explains the flows the matrix allows (the first data.explained) and those newly denied.
+      var why = r.allowed ? 'it explains the first ' + data.explained + ' of ' + data.explain_rows + ' flows' :
+        'it explains the flows the policy allows, and those it newly denies';
       var to = /:internet$/.test(r.to) ? 'internet:' + siteOf(r.to) : r.to;
-      box.appendChild(el('p', 'not explained in this report (it explains the first ' + data.explained + ' of ' +
-        data.explain_rows + ' flows); ask: ansible-playbook meshconnect.mesh.plan -e \'meshconnect_explain="' +
-        bare(r.from) + ' ' + to + '"\'', 'note'));
+      var ask = data.sites.indexOf(siteOf(r.to)) >= 0 || /:internet$/.test(r.to) ?
+        '; ask: ansible-playbook meshconnect.mesh.plan -e \'meshconnect_explain="' + bare(r.from) + ' ' + to + '"\'' : '';
+      box.appendChild(el('p', 'not explained in this report (' + why + ')' + ask, 'note'));
     }
     var seen = own(observed, r.from + ' ' + r.to);
     if (seen) {
