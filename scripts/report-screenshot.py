@@ -1,10 +1,9 @@
-#!/usr/bin/env python3
 # -*- coding: utf-8 -*-
 # Copyright (c) 2026 MeshConnect
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
 """Screenshot of an HTML report in headless Chromium, as docs/images/report.png was taken:
 
-    scripts/report-screenshot.py inventories/lab/.meshconnect/lab/report.html docs/images/report.png \\
+    .venv/bin/python scripts/report-screenshot.py inventories/lab/.meshconnect/lab/report.html docs/images/report.png \\
         --filter 'user=carol' --choose 'hq:app'
 
 ``--filter`` is the address's filter part; ``--choose`` clicks the first row to that resource.

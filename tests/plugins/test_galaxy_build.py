@@ -49,6 +49,12 @@ def test_a_used_checkout_builds_a_tarball_without_state_keys_or_build_output(tmp
     with tarfile.open(str(tarball)) as archive:
         names = archive.getnames()
     assert 'plugins/module_utils/mesh_compile.py' in names and 'roles/agent/files/meshconnect_guard.py' in names
+    # What an execution environment needs is declared with it (ansible-builder reads these).
+    assert {'meta/execution-environment.yml', 'bindep.txt', 'requirements.txt'} <= set(names)
+    with tarfile.open(str(tarball)) as archive:
+        bindep = archive.extractfile('bindep.txt').read().decode()
+        python = archive.extractfile('requirements.txt').read().decode()
+    assert 'graphviz' in bindep.split() and 'segno>=1.5' in python.split()
     leaked = [n for n in names if '.meshconnect' in n or n.endswith('.key') or '/keys' in n or '/bundles' in n
               or n.split('/')[0] in ('.venv', 'build')]
     assert leaked == []
