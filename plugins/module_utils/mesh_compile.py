@@ -100,7 +100,7 @@ class _Compiler(AccessClasses, Links, Relays, Names, Plans, Reachability, Explai
     def run(self, lease_state, previous, explain, explain_rows=0):
         model = self.model
         members = ['agent/' + name for name in model.sites] + ['user/' + name for name in model.users]
-        leases, lease_changes = allocate(self.net, members, lease_state, self.problems)
+        leases, lease_changes, released = allocate(self.net, members, lease_state, self.problems)
         self.problems.raise_if_any()
         for name, site in model.sites.items():
             address = leases['agent/' + name]
@@ -136,7 +136,8 @@ class _Compiler(AccessClasses, Links, Relays, Names, Plans, Reachability, Explai
                 'leases_used': len(leases),
                 'leases_free': self.net.usable - len(leases),
             },
-            'lease_changes': [{'action': a, 'member': m, 'address': ip} for a, m, ip in lease_changes],
+            'lease_changes': [dict({'action': a, 'member': m, 'address': ip}, **({'was': was} if was else {}))
+                              for a, m, ip, was in lease_changes],
             'relay_changes': self.relay_changes,
             'tests': self._run_tests(),
             'discovery': self._discovery(),
@@ -161,7 +162,7 @@ class _Compiler(AccessClasses, Links, Relays, Names, Plans, Reachability, Explai
             'plan': plan,
             'report': report,
             'matrix': matrix,
-            'lease_state': state_document(self.net, leases, self.relay_of),
+            'lease_state': state_document(self.net, leases, self.relay_of, released),
         }
 
 

@@ -5,9 +5,15 @@
 
 A lease maps a member (``agent/<site>`` or ``user/<name>``) to one overlay
 address.  Once given, a lease never changes: existing leases are kept as they
-are, new members get the lowest free address, and members that left the
-inventory release theirs.  The state is a small JSON document meant to be
-committed next to the inventory and reviewed like code.
+are, and members that left the inventory release theirs.  A new member gets
+the lowest address never leased; a released address is handed to another
+member only when no such address is left (agents, logs and names may still
+know it as its old holder's), the least recently released first, and the
+change says whose it was (``was``).  A member that comes back gets its own
+released address again.  The released addresses are kept in order in the
+document (``released``: ``[{address, member}]``, oldest first).  The state is a
+small JSON document meant to be committed next to the inventory and reviewed
+like code.
 
 The same document keeps each relayed site's relay (``relays``: site ->
 relay site, see ``mesh_relays``), which is sticky like a lease.
@@ -20,16 +26,18 @@ STATE_VERSION = 1
 
 
 def allocate(network, members, previous, problems):
-    """Return ``(leases, changes)``.
+    """Return ``(leases, changes, released)``.
 
     ``members`` is the ordered list of member keys that need an address;
     ``previous`` the state document read from disk (or None).  ``leases`` maps
     member -> address (an integer; ``state_document`` writes them as text);
-    ``changes`` lists ``(action, member, address text)`` for new and released
-    leases.
+    ``changes`` lists ``(action, member, address text, was)`` for new and
+    released leases (``was``: the member that held a reused address before,
+    else None); ``released`` lists ``(address, member)`` of the addresses
+    released and not leased again, the least recently released first.
     """
     item = "network '%s' (%s)" % (network.name, network.cidr)
-    old = {}
+    old, released = {}, []
     if previous is not None:
         # A lease file that exists is complete, or nothing is leased from it: read as "no leases yet",
         # it would give every member a new address.
@@ -39,7 +47,7 @@ def allocate(network, members, previous, problems):
                            'member.' % damage,
                            'restore leases.json from version control (git checkout -- leases.json); to renumber '
                            'on purpose, move the whole state directory away.')
-            return {}, []
+            return {}, [], []
         raw = previous['leases']
         seen = {}
         for member, text in sorted(raw.items()):
@@ -61,6 +69,16 @@ def allocate(network, members, previous, problems):
                 continue
             seen[addr] = member
             old[member] = addr
+        for entry in previous.get('released', []):
+            try:
+                addr = parse_ip(entry['address'])
+            except AddressError:
+                problems.error(item, 'the lease file lists the invalid released address %s.'
+                               % show(entry['address']), 'restore the file from version control.')
+                continue
+            # Outside a changed network it is no longer ours to give; leased again (by hand), it is in use.
+            if network.lo < addr < network.hi and addr not in seen and addr not in (a for a, _m in released):
+                released.append((addr, entry['member']))
 
     wanted = set(members)
     kept = dict((m, a) for m, a in old.items() if m in wanted)
@@ -70,24 +88,37 @@ def allocate(network, members, previous, problems):
                        % (network.usable, needed, sum(1 for m in members if m.startswith('agent/')),
                           sum(1 for m in members if m.startswith('user/'))),
                        'choose a larger prefix in meshconnect_network.cidr (before any lease is given).')
-        return {}, []
+        return {}, [], []
 
-    taken = set(kept.values())
     changes = []
+    # Released by this run: after every earlier release, in member order.
+    for member in sorted(old):
+        if member not in wanted:
+            changes.append(('released', member, format_ip(old[member]), None))
+            released.append((old[member], member))
+    taken = set(kept.values())
+    held = set(a for a, _m in released)
+    own = dict((m, a) for a, m in released)
     leases = dict(kept)
     cursor = network.lo + 1
     for member in members:
         if member in leases:
             continue
-        while cursor in taken:
-            cursor += 1
-        leases[member] = cursor
-        taken.add(cursor)
-        changes.append(('leased', member, format_ip(cursor)))
-    for member in sorted(old):
-        if member not in wanted:
-            changes.append(('released', member, format_ip(old[member])))
-    return dict(sorted(leases.items())), changes
+        was = None
+        if member in own and own[member] in held:
+            address = own[member]                   # it comes back: its own address
+        else:
+            while cursor < network.hi and (cursor in taken or cursor in held):
+                cursor += 1
+            if cursor < network.hi:
+                address = cursor                    # never leased (or long forgotten)
+            else:
+                address, was = next((a, m) for a, m in released if a in held)     # least recently released
+        held.discard(address)
+        leases[member] = address
+        taken.add(address)
+        changes.append(('leased', member, format_ip(address), was))
+    return dict(sorted(leases.items())), changes, [(a, m) for a, m in released if a in held]
 
 
 MEMBER_PREFIXES = ('agent/', 'user/')
@@ -104,7 +135,8 @@ def document_problem(document, network):
     missing = [key for key in ('version', 'network', 'cidr', 'leases') if key not in document]
     if missing:
         return 'incomplete (it has no %s)' % ', '.join(missing)
-    unknown = sorted(str(key) for key in document if key not in ('version', 'network', 'cidr', 'leases', 'relays'))
+    unknown = sorted(str(key) for key in document
+                     if key not in ('version', 'network', 'cidr', 'leases', 'relays', 'released'))
     if unknown:
         return 'not one this collection wrote (unknown keys %s)' % ', '.join(unknown[:5])
     version = document['version']
@@ -130,13 +162,23 @@ def document_problem(document, network):
     for site, relay in relays.items():
         if not isinstance(site, str) or not isinstance(relay, str):
             return 'damaged (the relay %s: %s is not a site and its relay)' % (show(site), show(relay))
+    released = document.get('released', [])
+    if not isinstance(released, list):
+        return 'damaged (its released addresses are %s, not a list)' % (
+            'null' if released is None else type(released).__name__)
+    for entry in released:
+        if not isinstance(entry, dict) or sorted(entry) != ['address', 'member'] or not isinstance(
+                entry['address'], str) or not isinstance(entry['member'], str) or not entry['member'].startswith(
+                    MEMBER_PREFIXES):
+            return 'damaged (the released address %s is not an address and its last member)' % show(entry)
     return None
 
 
-def state_document(network, leases, relays=None):
-    """The lease document of ``leases`` (member -> address integer) and
-    ``relays`` (site -> relay; written only when there are some), as
-    written to disk."""
+def state_document(network, leases, relays=None, released=None):
+    """The lease document of ``leases`` (member -> address integer),
+    ``relays`` (site -> relay) and ``released`` (``(address, member)``,
+    oldest first), the last two written only when there are some, as written
+    to disk."""
     document = {
         'version': STATE_VERSION,
         'network': network.name,
@@ -145,4 +187,6 @@ def state_document(network, leases, relays=None):
     }
     if relays:
         document['relays'] = dict(sorted(relays.items()))
+    if released:
+        document['released'] = [{'address': format_ip(address), 'member': member} for address, member in released]
     return document

@@ -41,7 +41,10 @@ def _who(principals_list, most=5):
 
 def change_lines(report):
     """The leases and relays this run gave, changed or released, a line each."""
-    lines = ['lease %s: %s %s' % (c['action'], c['member'], c['address']) for c in report.get('lease_changes') or []]
+    lines = []
+    for change in report.get('lease_changes') or []:
+        handed = ' (it changes hands: %s held it before)' % change['was'] if change.get('was') else ''
+        lines.append('lease %s: %s %s%s' % (change['action'], change['member'], change['address'], handed))
     for change in report.get('relay_changes') or []:
         if change['from'] is None:
             lines.append('relay chosen: %s via %s' % (change['site'], change['to']))

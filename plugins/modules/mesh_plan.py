@@ -183,7 +183,9 @@ report:
       description: With O(explain_rows), each user's C(groups) and whether the user C(expired).
       type: dict
     lease_changes:
-      description: Leases given and released by this run.
+      description:
+        - Leases given and released by this run; a given address that another member held before names it in
+          C(was) (a released address is reused only when no never-leased address is left).
       type: list
       elements: dict
     warnings:

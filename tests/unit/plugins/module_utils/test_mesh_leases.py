@@ -9,6 +9,8 @@ import pytest
 
 from meshcase import assert_error, build, errors_of, inventory, key
 
+from ansible_collections.meshconnect.mesh.plugins.module_utils.mesh_report import report_text
+
 
 def _without(*names, **kwargs):
     """The base inventory without the users ``names`` (and the policies that
@@ -78,25 +80,57 @@ def test_removing_a_member_releases_its_address():
         assert _leases(first)[member] == address
 
 
-def test_a_new_member_takes_the_lowest_free_address():
+def test_a_new_member_never_takes_a_released_address_while_a_fresh_one_is_left():
     first = build(inventory())
     second = build(_without('bob', 'alice'), lease_state=first['lease_state'])
-    inv = _without('alice', add=[{'name': 'zoe', 'groups': [], 'public_key': key(30)}])
+    # alice (.4) and bob (.5) left, in member order: the document keeps them, oldest first.
+    assert second['lease_state']['released'] == [{'address': '100.64.0.4', 'member': 'user/alice'},
+                                                 {'address': '100.64.0.5', 'member': 'user/bob'}]
+    inv = _without('alice', 'bob', add=[{'name': 'zoe', 'groups': [], 'public_key': key(30)}])
     third = build(inv, lease_state=second['lease_state'])
-    # alice (.4) and bob (.5) left; bob came back and zoe joined: the lowest
-    # free addresses are reused, in member order.
-    assert _leases(third)['user/bob'] == '100.64.0.4'
-    assert _leases(third)['user/zoe'] == '100.64.0.5'
-    assert _leases(third)['user/carol'] == '100.64.0.6'
+    # Agents, logs and names may still know .4 and .5 as alice's and bob's: zoe gets an address never leased.
+    assert _leases(third)['user/zoe'] == '100.64.0.8'
+    assert third['lease_state']['released'] == second['lease_state']['released']
 
 
-def test_re_added_member_gets_the_lowest_free_address_not_its_old_one():
+def test_a_member_that_comes_back_gets_its_own_released_address():
     first = build(inventory())
     second = build(_without('carol'), lease_state=first['lease_state'])
     third = build(_without('alice'), lease_state=second['lease_state'])
-    assert _leases(third)['user/carol'] == '100.64.0.4'
+    assert _leases(third)['user/carol'] == '100.64.0.6'
     assert ('released', 'user/alice', '100.64.0.4') in _changes(third)
-    assert ('leased', 'user/carol', '100.64.0.4') in _changes(third)
+    assert ('leased', 'user/carol', '100.64.0.6') in _changes(third)
+    assert third['lease_state']['released'] == [{'address': '100.64.0.4', 'member': 'user/alice'}]
+
+
+def _fill(count):
+    return [{'name': 'u%03d' % i, 'groups': [], 'public_key': key(100 + i)} for i in range(count)]
+
+
+def test_when_only_released_addresses_are_left_the_least_recently_released_goes_first_and_says_whose():
+    small = {'name': 'corp', 'cidr': '100.64.0.0/28'}        # 14 usable: 3 agents and 11 users
+    first = build(inventory(network=small, users=_fill(11), policies=[]))
+    second = build(inventory(network=small, users=_fill(11)[1:], policies=[]), lease_state=first['lease_state'])
+    third = build(inventory(network=small, users=_fill(11)[2:], policies=[]), lease_state=second['lease_state'])
+    assert [e['member'] for e in third['lease_state']['released']] == ['user/u000', 'user/u001']
+    newcomer = [{'name': 'zed', 'groups': [], 'public_key': key(99)}]
+    fourth = build(inventory(network=small, users=_fill(11)[2:] + newcomer, policies=[]),
+                   lease_state=third['lease_state'])
+    was = _leases(first)['user/u000']
+    assert _leases(fourth)['user/zed'] == was
+    assert fourth['report']['lease_changes'] == [{'action': 'leased', 'member': 'user/zed', 'address': was,
+                                                  'was': 'user/u000'}]
+    assert [e['member'] for e in fourth['lease_state']['released']] == ['user/u001']
+    assert 'lease leased: user/zed %s (it changes hands: user/u000 held it before)' % was in \
+        report_text(fourth['report'])
+
+
+def test_a_damaged_released_list_fails_the_plan_and_names_it():
+    first = build(inventory())
+    for bad in ({}, [{'address': '100.64.0.9'}], [{'address': 9, 'member': 'user/x'}],
+                [{'address': '100.64.0.9', 'member': 'nobody'}], [{'address': 'x', 'member': 'user/x'}]):
+        state = dict(first['lease_state'], released=bad)
+        assert_error(inventory(), "network 'corp'", 'lease', lease_state=state)
 
 
 def test_leases_survive_a_json_round_trip():
