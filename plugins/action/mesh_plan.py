@@ -14,6 +14,7 @@ from ansible_collections.meshconnect.mesh.plugins.module_utils.mesh_errors impor
 from ansible_collections.meshconnect.mesh.plugins.module_utils.mesh_keys import (
     KeyFileError, key_path, load_public_key, new_key_pair, write_private_key,
 )
+from ansible_collections.meshconnect.mesh.plugins.module_utils.mesh_pins import check_accepted, key_changes
 from ansible_collections.meshconnect.mesh.plugins.module_utils.mesh_schema import (
     MAX_EXPANDED, check_facts, expanded_size, shape_and_clean,
 )
@@ -141,9 +142,19 @@ class ActionModule(ActionBase):
         cached_facts = state.read_json(facts_path)
         damage = check_facts(cached_facts)
         if damage:
-            raise state.StateError('%s is damaged: %s. Fix: remove it; the next site.yml run records what the agents '
-                                   'report.' % (facts_path, damage[0]))
+            raise state.StateError('%s is damaged: %s. Fix: restore it from version control (it pins the agents\' '
+                                   'keys); removed, the next site.yml run pins whatever keys the agents report.'
+                                   % (facts_path, damage[0]))
         cached_facts = cached_facts or {}
+        # An agent key that differs from its pin stops the run here, before any host is configured.
+        site_of = dict((host, (inventory['sites'].get(host) or {}).get('name') or host) for host in hosts)
+        accepted = self._var(task_vars, 'meshconnect_accept_agent_keys')
+        problems = check_accepted(accepted, set(site_of.values()))
+        key_report, changed_keys = key_changes(cached_facts, live_facts, accepted if not problems else None,
+                                               site_of)
+        problems.extend(changed_keys)
+        if problems:
+            return self._fail(result, str(MeshError(problems)), errors=problems)
         facts = dict((host, cached_facts[host]) for host in hosts if host in cached_facts)
         facts.update(live_facts)
 
@@ -188,6 +199,7 @@ class ActionModule(ActionBase):
 
         report = compiled['report']
         report['matrix'] = compiled['matrix']
+        report['key_changes'] = key_report
         for warning in report['warnings']:
             self._display.warning(warning)
         failed_tests = [t for t in report['tests'] if not t['passed']]

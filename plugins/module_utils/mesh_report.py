@@ -40,11 +40,17 @@ def _who(principals_list, most=5):
 
 
 def change_lines(report):
-    """The leases and relays this run gave, changed or released, a line each."""
+    """The leases, relays and agent keys this run gave, changed, pinned or released, a line each."""
     lines = []
     for change in report.get('lease_changes') or []:
         handed = ' (it changes hands: %s held it before)' % change['was'] if change.get('was') else ''
         lines.append('lease %s: %s %s%s' % (change['action'], change['member'], change['address'], handed))
+    for change in report.get('key_changes') or []:
+        if change['action'] == 'pinned':
+            lines.append('agent key pinned: %s (%s) %s' % (change['site'], change['host'], change['key']))
+        else:
+            lines.append('agent key CHANGED: %s (%s) %s, was %s (accepted)'
+                         % (change['site'], change['host'], change['key'], change['was']))
     for change in report.get('relay_changes') or []:
         if change['from'] is None:
             lines.append('relay chosen: %s via %s' % (change['site'], change['to']))

@@ -17,6 +17,9 @@ description:
     generates key pairs for users without a public key, checks every reference, address and policy, runs the
     policy tests, and returns the plans and a report (reachability matrix, test results, explain answer,
     semantic diff against the last recorded run).
+  - Agents' public keys are pinned in C(facts.json) the first time their facts are seen. An agent whose fact
+    C(meshconnect_public_key) differs from its pin fails the task, unless that exact key is accepted for its site
+    in C(meshconnect_accept_agent_keys) (a mapping of site name to public key).
   - Bad input fails with every problem listed, each naming the item and the fix; nothing is written then.
     The shape of every inventory value is checked before any is used, and messages quote values only in part.
   - The state directory is locked for the run; its files are written whole or not at all; a file that exists
@@ -182,6 +185,13 @@ report:
     people:
       description: With O(explain_rows), each user's C(groups) and whether the user C(expired).
       type: dict
+    key_changes:
+      description:
+        - Agent keys pinned on first sight (C(action=pinned)), and pins replaced by a key accepted with
+          C(meshconnect_accept_agent_keys) (C(action=changed), with C(was)). An agent that reports a key other
+          than its pin, not accepted, fails the task before anything is compiled.
+      type: list
+      elements: dict
     lease_changes:
       description:
         - Leases given and released by this run; a given address that another member held before names it in
