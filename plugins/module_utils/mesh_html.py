@@ -303,13 +303,14 @@ def report_data(report, observed=None, sites=None):
     members = [[principal, matrix['members'][principal]] for principal in principals(matrix)]
     changed, extra = {}, []
     diff = report.get('diff')
-    for entry in (diff or {}).get('newly_allowed') or []:
-        for principal in entry['from']:
-            changed['%s %s' % (principal, entry['to'])] = 'newly allowed: ' + entry['ports']
+    for word, side in (('allowed', 'newly_allowed'), ('denied', 'newly_denied')):
+        for entry in (diff or {}).get(side) or []:
+            for principal in entry['from']:
+                key = '%s %s' % (principal, entry['to'])
+                # A flow can gain some ports and lose others: both are said.
+                changed[key] = (changed[key] + '; ' if key in changed else '') + 'newly %s: %s' % (word, entry['ports'])
     for entry in (diff or {}).get('newly_denied') or []:
         for principal in entry['from']:
-            key = '%s %s' % (principal, entry['to'])
-            changed[key] = 'newly denied: ' + entry['ports']
             if entry['to'] not in reached(matrix, matrix['members'].get(principal)):
                 extra.append({'from': principal, 'to': entry['to'], 'policy': 'denied'})
     seen = _observed(observed)

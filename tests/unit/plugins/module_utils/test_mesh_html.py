@@ -109,6 +109,25 @@ def test_newly_denied_flows_are_rows_of_their_own_and_explained():
     assert verdict == 'denied'
 
 
+def test_a_flow_that_gains_some_ports_and_loses_others_says_both():
+    before = build(inventory())
+    inv = inventory()
+    inv['policies'][1]['allow'] = ['hq:web:tcp/80', 'branch:nas:tcp/445']     # dev: hq:web tcp/80 only
+    inv['policies'].append({'name': 'dev-db', 'groups': ['dev'], 'allow': ['hq:db']})
+    result = build(inv, previous=snapshot(before), explain_rows=1000)
+    report = result['report']
+    report['matrix'] = result['matrix']
+    assert report_data(report)['changed']['user:bob hq:web'] == 'newly denied: tcp/443'
+    assert report_data(report)['changed']['user:bob hq:db'] == 'newly allowed: tcp/5432'
+    inv['policies'][1]['allow'] = ['hq:web:tcp/443', 'hq:web:tcp/8080', 'branch:nas:tcp/445']
+    inv['sites']['gw-hq']['resources'][2]['ports'] = ['tcp/443', 'tcp/8080']
+    result = build(inv, previous=snapshot(before), explain_rows=1000)
+    report = result['report']
+    report['matrix'] = result['matrix']
+    both = report_data(report)['changed']['user:bob hq:web']
+    assert 'newly allowed: ' in both and 'newly denied: ' in both, both
+
+
 def test_probes_fill_the_observed_column_and_add_the_denied_flows_they_tried():
     result, report = _report()
     plan = result['plan']
