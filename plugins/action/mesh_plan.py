@@ -187,7 +187,8 @@ class ActionModule(ActionBase):
         if inventory['users'] is not None:
             inventory['users'] = users
 
-        today = datetime.datetime.now(datetime.timezone.utc).date()
+        # Now, to the second: access given until an instant ends at it (a date: when that day ends, UTC).
+        today = datetime.datetime.now(datetime.timezone.utc).replace(microsecond=0)
         if args['today']:
             today = datetime.datetime.strptime(args['today'], '%Y-%m-%d').date()
         try:

@@ -54,7 +54,8 @@ def compile_mesh(inventory, facts=None, lease_state=None, previous=None, today=N
     :param facts: agent host -> {public_key, interfaces} (optional).
     :param lease_state: the lease document from the last run (optional).
     :param previous: the snapshot recorded by the last applied run (optional).
-    :param today: ``datetime.date`` used for user expiry.
+    :param today: now, for user expiry: a ``datetime.datetime`` (UTC when naive), or a ``datetime.date``
+        (its start, UTC); None checks no expiry.
     :param explain: a flow such as ``"alice hq:db:tcp/5432"`` to explain.
     :param explain_rows: when above 0, the report also explains that many
         rows of the matrix (``explanations``) and names users' groups

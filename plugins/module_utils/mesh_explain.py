@@ -11,6 +11,7 @@ import re
 
 from ansible_collections.meshconnect.mesh.plugins.module_utils import mesh_access as access
 from ansible_collections.meshconnect.mesh.plugins.module_utils.mesh_model import parse_grant
+from ansible_collections.meshconnect.mesh.plugins.module_utils.mesh_model_access import expiry_text
 from ansible_collections.meshconnect.mesh.plugins.module_utils.mesh_model_sites import INTERNET
 from ansible_collections.meshconnect.mesh.plugins.module_utils.mesh_net import AddressError
 from ansible_collections.meshconnect.mesh.plugins.module_utils.mesh_reach import principals_order, reached
@@ -176,7 +177,7 @@ class Explainer:
             return {'query': query, 'verdict': 'denied', 'reasons': ['no site offers internet access (exit: true)']}
         if user.expired:
             return {'query': query, 'verdict': 'denied',
-                    'reasons': ['user %s expired on %s' % (user.name, user.expires.isoformat())]}
+                    'reasons': ['user %s expired on %s' % (user.name, expiry_text(user.expires))]}
         has = self.class_internet.get(self.user_class[user.name])
         applying = set(self.user_policies[user.name])
         reasons = []
@@ -208,7 +209,7 @@ class Explainer:
 
         if user.expired:
             return {'query': query, 'verdict': 'denied',
-                    'reasons': ['user %s expired on %s' % (user.name, user.expires.isoformat())]}
+                    'reasons': ['user %s expired on %s' % (user.name, expiry_text(user.expires))]}
         applying = set(self.user_policies[user.name])
         allowed_by, others = [], 0
         # Only the policies that grant something at the site, or apply to the user, can say anything here.

@@ -47,6 +47,7 @@ class User:
         self.groups = groups
         self.public_key = public_key
         self.expires = expires
+        self.expires_at = None      # epoch seconds when access ends (None: never)
         self.expired = False
 
 
@@ -85,9 +86,14 @@ class PolicyTest:
         return ':'.join(part for part in self.principal if part)
 
 
+EPOCH = datetime.datetime(1970, 1, 1, tzinfo=datetime.timezone.utc)
+
+
 def parse_date(value):
+    """``expires`` as given: a ``datetime.date`` (access ends when that day ends, UTC) or an aware
+    ``datetime.datetime`` (access ends at that instant; without a zone, UTC)."""
     if isinstance(value, datetime.datetime):
-        return value.date()
+        return value if value.tzinfo else value.replace(tzinfo=datetime.timezone.utc)
     if isinstance(value, datetime.date):
         return value
     if isinstance(value, str):
@@ -95,7 +101,35 @@ def parse_date(value):
             return datetime.datetime.strptime(value, '%Y-%m-%d').date()
         except ValueError:
             pass
+        try:
+            moment = datetime.datetime.fromisoformat(value[:-1] + '+00:00' if value.endswith('Z') else value)
+        except ValueError:
+            pass
+        else:
+            return moment if moment.tzinfo else moment.replace(tzinfo=datetime.timezone.utc)
     raise ValueError(value)
+
+
+def expiry_end(expires):
+    """The aware instant at which access given until ``expires`` (see ``parse_date``) ends."""
+    if isinstance(expires, datetime.datetime):
+        return expires
+    return datetime.datetime.combine(expires + datetime.timedelta(days=1), datetime.time(0),
+                                     tzinfo=datetime.timezone.utc)
+
+
+def expiry_text(expires):
+    """``expires`` as people read it: ``2026-12-31``, or ``2026-12-05T21:45:00Z`` (UTC)."""
+    if isinstance(expires, datetime.datetime):
+        return expires.astimezone(datetime.timezone.utc).strftime('%Y-%m-%dT%H:%M:%SZ')
+    return expires.isoformat()
+
+
+def as_now(today):
+    """The aware instant of ``today``: a datetime as it is (UTC when naive), a date at its start (UTC)."""
+    if today is None or isinstance(today, datetime.datetime):
+        return None if today is None else (today if today.tzinfo else today.replace(tzinfo=datetime.timezone.utc))
+    return datetime.datetime.combine(today, datetime.time(0), tzinfo=datetime.timezone.utc)
 
 
 def parse_grant(text):
@@ -263,6 +297,7 @@ def _check_link_tunnels(problems, item, sites, members, relays):
 
 
 def load_users(problems, raw, today):
+    now = as_now(today)
     users = {}
     keys = {}
     for entry in raw or []:
@@ -276,13 +311,16 @@ def load_users(problems, raw, today):
             problems.error(item, 'public_key is not a WireGuard public key (44 base64 characters).',
                            'paste the output of `wg pubkey`, or omit it to have a key pair generated.')
             key = None
-        # mesh_schema let only real dates and YYYY-MM-DD texts through.
+        # mesh_schema let only real dates and times, and YYYY-MM-DD or ISO 8601 texts through.
         expires = parse_date(entry['expires']) if entry.get('expires') is not None else None
         user = User(name, sorted(set(entry.get('groups') or [])), key, expires)
-        if expires is not None and today is not None and expires < today:
-            user.expired = True
-            problems.warn(item, 'expired on %s and is left out of every configuration.' % expires.isoformat(),
-                          'extend expires or remove the user.')
+        if expires is not None:
+            end = expiry_end(expires)
+            user.expires_at = int((end - EPOCH).total_seconds())
+            if now is not None and end <= now:
+                user.expired = True
+                problems.warn(item, 'expired on %s and is left out of every configuration.' % expiry_text(expires),
+                              'extend expires or remove the user.')
         if key is not None:
             keys.setdefault(key, []).append(name)
         users[name] = user

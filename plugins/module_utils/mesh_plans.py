@@ -270,6 +270,8 @@ class Plans:
                 'public_key': user.public_key,
                 'class': self.class_ids[self.user_class[user.name]],
             }
+            if user.expires_at is not None and not user.expired:
+                users[user.name]['expires_at'] = user.expires_at
         return users, classes, site_peers
 
     def _user_class(self, key, members, classes, site_peers):
@@ -385,6 +387,8 @@ def agent_plan(plan, host):
         peers.append(peer)
     agent['firewall'] = dict(agent['firewall'], groups=groups, relay=pairs,
                              users=[users[name]['address'] for name in sorted(known)],
+                             expiring=[[users[name]['address'], users[name]['expires_at']] for name in sorted(known)
+                                       if users[name].get('expires_at') is not None],
                              exit_users=sorted(exit_users, key=parse_interval),
                              exit_excluded=list(exit_entry['excluded']) if exit_entry else [])
     agent['peers'] = peers + [_user_peer(users[name]) for name in sorted(names)]

@@ -85,19 +85,24 @@ class Int(Kind):
 
 class Date(Kind):
     words = 'a date'
-    fix = 'write the date as YYYY-MM-DD.'
+    fix = 'write the date as YYYY-MM-DD (the day access ends, UTC), or the instant as YYYY-MM-DDTHH:MM:SSZ.'
 
     def problem(self, value):
         if isinstance(value, (datetime.date, datetime.datetime)):
             return None
-        if isinstance(value, str) and len(value) == 10:
+        if isinstance(value, str) and value.isascii() and len(value) == 10:
             try:
                 datetime.datetime.strptime(value, '%Y-%m-%d')
-                if value.isascii():
-                    return None
+                return None
             except ValueError:
                 pass
-        return 'must be a date written YYYY-MM-DD, not %s' % describe(value)
+        if isinstance(value, str) and value.isascii() and 16 <= len(value) <= 32 and value[10:11] == 'T':
+            try:
+                datetime.datetime.fromisoformat(value[:-1] + '+00:00' if value.endswith('Z') else value)
+                return None
+            except ValueError:
+                pass
+        return 'must be a date written YYYY-MM-DD or an instant YYYY-MM-DDTHH:MM:SSZ, not %s' % describe(value)
 
 
 class Iface(Str):

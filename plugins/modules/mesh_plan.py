@@ -71,7 +71,7 @@ options:
     type: bool
     default: true
   today:
-    description: Date (YYYY-MM-DD) used to decide which users expired; defaults to today (UTC).
+    description: Date (YYYY-MM-DD, its start in UTC) used to decide which users expired; defaults to now (UTC).
     type: str
   lock_timeout:
     description:

@@ -8,7 +8,9 @@ the whole site to the agent, as a client that widened its own AllowedIPs would.
 """
 
 import base64
+import datetime
 import os
+import time
 
 import pytest
 
@@ -171,6 +173,33 @@ def test_revoking_a_grant_stops_an_open_connection(fresh, plan, tmp_path):
         assert connection.echo() == 'fail'
     finally:
         connection.close()
+
+
+def test_access_ends_at_its_expiry_instant_without_a_reload_open_connections_included(fresh, tmp_path):
+    lab = fresh
+    ends = datetime.datetime.now(datetime.timezone.utc).replace(microsecond=0) + datetime.timedelta(seconds=12)
+    users = [dict(u, expires=ends.strftime('%Y-%m-%dT%H:%M:%SZ')) if u['name'] == 'bob' else u
+             for u in INVENTORY['users']]
+    expiring = _compile(users=users)
+    hq = agent_plan(expiring['plan'], 'gw-hq')
+    assert hq['firewall']['expiring'] == [[_user(lab, 'bob'), int(ends.timestamp())]]
+    lab.load(render_firewall(hq, str(tmp_path)))
+    bob, alice = _user(lab, 'bob'), _user(lab, 'alice')
+    connection = Connection(lab, bob, '10.10.0.80', 443)
+    try:
+        assert ends.timestamp() - time.time() > 2, 'rendering took too long for this test'
+        assert connection.echo() == 'ok'
+        assert lab.reaches(bob, '10.10.0.80', 443)
+        time.sleep(max(0.0, ends.timestamp() - time.time()) + 0.5)
+        # Nothing was loaded since: the kernel compares the packet's time with bob's end.
+        assert connection.echo() == 'fail'
+        assert lab.tcp(bob, '10.10.0.80', 443) == 'timeout'
+        assert lab.reaches(alice, '10.10.0.80', 443)
+    finally:
+        connection.close()
+    # The next compile leaves bob out (and the next site.yml removes his peer).
+    later = compile_mesh(dict(INVENTORY, users=users), facts=FACTS, today=datetime.datetime.now(datetime.timezone.utc))
+    assert later['plan']['users']['bob']['expired'] is True
 
 
 def test_management_sources_reach_the_agent_only_on_the_management_ports(fresh, tmp_path):

@@ -3,11 +3,14 @@
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
 """Bad input: every mistake fails the compile, names the item and says how to fix it."""
 
+import datetime
+
 import pytest
 
 from meshcase import agents, assert_error, build, errors_of, inventory, key, reach, site, user
 
 from ansible_collections.meshconnect.mesh.plugins.module_utils.mesh_errors import MeshError
+from ansible_collections.meshconnect.mesh.plugins.module_utils.mesh_plans import agent_plan
 
 
 def test_base_inventory_is_valid():
@@ -560,6 +563,38 @@ def test_user_expiring_today_is_still_active():
     result = build(inv)
     assert user(result, 'alice')['expired'] is False
     assert user(result, 'alice')['peers']
+
+
+def test_an_expiry_ends_access_at_an_instant_the_agents_enforce():
+    # A date ends when its day ends (UTC); an instant ends at that second. The plan carries the end, and every
+    # agent that serves the user gets it for its firewall (nothing else of the plan is relative to now).
+    ends = {'alice': ('2026-03-01', 1772409600), 'bob': ('2026-03-01T12:30:00Z', 1772368200),
+            'carol': ('2026-03-01T13:30:00+01:00', 1772368200)}
+    inv = inventory()
+    for entry in inv['users']:
+        if entry['name'] in ends:
+            entry['expires'] = ends[entry['name']][0]
+    for now, expired in ((datetime.datetime(2026, 3, 1, 12, 29, 59), set()),
+                         (datetime.datetime(2026, 3, 1, 12, 30, 0), {'bob', 'carol'}),
+                         (datetime.datetime(2026, 3, 2, 0, 0, 0), {'alice', 'bob', 'carol'})):
+        result = build(inv, today=now)
+        assert set(n for n, u in result['plan']['users'].items() if u['expired']) == expired, now
+        for name, (_text, end) in ends.items():
+            assert result['plan']['users'][name].get('expires_at') == (None if name in expired else end)
+    result = build(inv, today=datetime.datetime(2026, 3, 1, 8, 0, 0))
+    hq = agent_plan(result['plan'], [h for h, a in result['plan']['agents'].items() if a['site'] == 'hq'][0])
+    leases = result['lease_state']['leases']
+    assert sorted(hq['firewall']['expiring']) == sorted(
+        [leases['user/' + name], end] for name, (_text, end) in ends.items())
+    warnings = build(inv, today=datetime.datetime(2026, 3, 1, 12, 30))['report']['warnings']
+    assert any("user 'bob'" in w and 'expired on 2026-03-01T12:30:00Z' in w for w in warnings), warnings
+
+
+def test_an_expiry_that_is_no_date_or_instant_is_refused_with_the_forms_it_takes():
+    for bad in ('2026-03-01 12:30', '2026-03-01T25:00:00Z', 'tomorrow', '2026-3-1'):
+        inv = inventory()
+        inv['users'][0]['expires'] = bad
+        assert_error(inv, "user 'alice'", 'YYYY-MM-DD', 'YYYY-MM-DDTHH:MM:SSZ')
 
 
 # ----------------------------------------------------------------------
