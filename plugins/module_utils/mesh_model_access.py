@@ -114,8 +114,11 @@ def expiry_end(expires):
     """The aware instant at which access given until ``expires`` (see ``parse_date``) ends."""
     if isinstance(expires, datetime.datetime):
         return expires
-    return datetime.datetime.combine(expires + datetime.timedelta(days=1), datetime.time(0),
-                                     tzinfo=datetime.timezone.utc)
+    try:
+        return datetime.datetime.combine(expires + datetime.timedelta(days=1), datetime.time(0),
+                                         tzinfo=datetime.timezone.utc)
+    except OverflowError:       # 9999-12-31: the end of time, as Python knows it
+        return datetime.datetime.max.replace(tzinfo=datetime.timezone.utc)
 
 
 def expiry_text(expires):

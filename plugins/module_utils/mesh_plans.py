@@ -326,6 +326,11 @@ class Plans:
         return add_by_digest(classes, entry)
 
 
+# The latest instant an agent's firewall can hold (seconds; nftables keeps meta time in signed 64-bit
+# nanoseconds, until 2262-04-11): the end of every expiry interval, and later ends are never reached.
+AGENT_TIME_MAX = 9223372035
+
+
 def agent_plan(plan, host):
     """The whole plan of the agent on ``host``, as the role applies it.
 
@@ -388,7 +393,8 @@ def agent_plan(plan, host):
     agent['firewall'] = dict(agent['firewall'], groups=groups, relay=pairs,
                              users=[users[name]['address'] for name in sorted(known)],
                              expiring=[[users[name]['address'], users[name]['expires_at']] for name in sorted(known)
-                                       if users[name].get('expires_at') is not None],
+                                       if users[name].get('expires_at') is not None
+                                       and users[name]['expires_at'] < AGENT_TIME_MAX],
                              exit_users=sorted(exit_users, key=parse_interval),
                              exit_excluded=list(exit_entry['excluded']) if exit_entry else [])
     agent['peers'] = peers + [_user_peer(users[name]) for name in sorted(names)]

@@ -586,6 +586,11 @@ def test_an_expiry_ends_access_at_an_instant_the_agents_enforce():
     leases = result['lease_state']['leases']
     assert sorted(hq['firewall']['expiring']) == sorted(
         [leases['user/' + name], end] for name, (_text, end) in ends.items())
+    # An end past what nftables can hold (2262) is never reached: the agents get no element for it.
+    inv['users'][3]['expires'] = '9999-12-31'
+    result = build(inv, today=datetime.datetime(2026, 3, 1, 8, 0, 0))
+    hq = agent_plan(result['plan'], [h for h, a in result['plan']['agents'].items() if a['site'] == 'hq'][0])
+    assert leases['user/dave'] not in [address for address, _end in hq['firewall']['expiring']]
     warnings = build(inv, today=datetime.datetime(2026, 3, 1, 12, 30))['report']['warnings']
     assert any("user 'bob'" in w and 'expired on 2026-03-01T12:30:00Z' in w for w in warnings), warnings
 
