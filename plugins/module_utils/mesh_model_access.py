@@ -16,7 +16,7 @@ from ansible_collections.meshconnect.mesh.plugins.module_utils.mesh_model_sites 
     INTERNET, check_resource_ref, validate_public_key,
 )
 from ansible_collections.meshconnect.mesh.plugins.module_utils.mesh_net import AddressError, EVERYTHING, PortSet
-from ansible_collections.meshconnect.mesh.plugins.module_utils.mesh_schema import NAME_RE
+from ansible_collections.meshconnect.mesh.plugins.module_utils.mesh_schema import NAME_RE, parse_expires
 
 
 class LinkMember:
@@ -89,29 +89,8 @@ class PolicyTest:
 EPOCH = datetime.datetime(1970, 1, 1, tzinfo=datetime.timezone.utc)
 
 
-def parse_date(value):
-    """``expires`` as given: a ``datetime.date`` (access ends when that day ends, UTC) or an aware
-    ``datetime.datetime`` (access ends at that instant; without a zone, UTC)."""
-    if isinstance(value, datetime.datetime):
-        return value if value.tzinfo else value.replace(tzinfo=datetime.timezone.utc)
-    if isinstance(value, datetime.date):
-        return value
-    if isinstance(value, str):
-        try:
-            return datetime.datetime.strptime(value, '%Y-%m-%d').date()
-        except ValueError:
-            pass
-        try:
-            moment = datetime.datetime.fromisoformat(value[:-1] + '+00:00' if value.endswith('Z') else value)
-        except ValueError:
-            pass
-        else:
-            return moment if moment.tzinfo else moment.replace(tzinfo=datetime.timezone.utc)
-    raise ValueError(value)
-
-
 def expiry_end(expires):
-    """The aware instant at which access given until ``expires`` (see ``parse_date``) ends."""
+    """The aware instant at which access given until ``expires`` (see ``mesh_schema.parse_expires``) ends."""
     if isinstance(expires, datetime.datetime):
         return expires
     try:
@@ -130,9 +109,12 @@ def expiry_text(expires):
 
 def as_now(today):
     """The aware instant of ``today``: a datetime as it is (UTC when naive), a date at its start (UTC)."""
-    if today is None or isinstance(today, datetime.datetime):
-        return None if today is None else (today if today.tzinfo else today.replace(tzinfo=datetime.timezone.utc))
-    return datetime.datetime.combine(today, datetime.time(0), tzinfo=datetime.timezone.utc)
+    if today is None:
+        return None
+    moment = parse_expires(today)
+    if isinstance(moment, datetime.datetime):
+        return moment
+    return datetime.datetime.combine(moment, datetime.time(0), tzinfo=datetime.timezone.utc)
 
 
 def parse_grant(text):
@@ -315,7 +297,7 @@ def load_users(problems, raw, today):
                            'paste the output of `wg pubkey`, or omit it to have a key pair generated.')
             key = None
         # mesh_schema let only real dates and times, and YYYY-MM-DD or ISO 8601 texts through.
-        expires = parse_date(entry['expires']) if entry.get('expires') is not None else None
+        expires = parse_expires(entry['expires']) if entry.get('expires') is not None else None
         user = User(name, sorted(set(entry.get('groups') or [])), key, expires)
         if expires is not None:
             end = expiry_end(expires)

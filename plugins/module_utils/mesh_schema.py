@@ -83,26 +83,33 @@ class Int(Kind):
         return None
 
 
+def parse_expires(value):
+    """``expires`` as given: a ``datetime.date`` (access ends when that day ends, UTC) or an aware
+    ``datetime.datetime`` (access ends at that instant; without a zone, UTC), from a date or time object, or
+    from text written YYYY-MM-DD or YYYY-MM-DDTHH:MM[:SS][Z or +HH:MM]. ValueError for anything else."""
+    if isinstance(value, datetime.datetime):
+        return value if value.tzinfo else value.replace(tzinfo=datetime.timezone.utc)
+    if isinstance(value, datetime.date):
+        return value
+    if isinstance(value, str) and value.isascii():
+        if len(value) == 10:
+            return datetime.datetime.strptime(value, '%Y-%m-%d').date()
+        if 16 <= len(value) <= 32 and value[10:11] == 'T':
+            moment = datetime.datetime.fromisoformat(value[:-1] + '+00:00' if value.endswith('Z') else value)
+            return moment if moment.tzinfo else moment.replace(tzinfo=datetime.timezone.utc)
+    raise ValueError(value)
+
+
 class Date(Kind):
     words = 'a date'
     fix = 'write the date as YYYY-MM-DD (the day access ends, UTC), or the instant as YYYY-MM-DDTHH:MM:SSZ.'
 
     def problem(self, value):
-        if isinstance(value, (datetime.date, datetime.datetime)):
+        try:
+            parse_expires(value)
             return None
-        if isinstance(value, str) and value.isascii() and len(value) == 10:
-            try:
-                datetime.datetime.strptime(value, '%Y-%m-%d')
-                return None
-            except ValueError:
-                pass
-        if isinstance(value, str) and value.isascii() and 16 <= len(value) <= 32 and value[10:11] == 'T':
-            try:
-                datetime.datetime.fromisoformat(value[:-1] + '+00:00' if value.endswith('Z') else value)
-                return None
-            except ValueError:
-                pass
-        return 'must be a date written YYYY-MM-DD or an instant YYYY-MM-DDTHH:MM:SSZ, not %s' % describe(value)
+        except ValueError:
+            return 'must be a date written YYYY-MM-DD or an instant YYYY-MM-DDTHH:MM:SSZ, not %s' % describe(value)
 
 
 class Iface(Str):
