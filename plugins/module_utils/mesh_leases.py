@@ -69,6 +69,7 @@ def allocate(network, members, previous, problems):
                 continue
             seen[addr] = member
             old[member] = addr
+        listed = set()
         for entry in previous.get('released', []):
             try:
                 addr = parse_ip(entry['address'])
@@ -77,7 +78,8 @@ def allocate(network, members, previous, problems):
                                % show(entry['address']), 'restore the file from version control.')
                 continue
             # Outside a changed network it is no longer ours to give; leased again (by hand), it is in use.
-            if network.lo < addr < network.hi and addr not in seen and addr not in (a for a, _m in released):
+            if network.lo < addr < network.hi and addr not in seen and addr not in listed:
+                listed.add(addr)
                 released.append((addr, entry['member']))
 
     wanted = set(members)
@@ -101,6 +103,7 @@ def allocate(network, members, previous, problems):
     own = dict((m, a) for a, m in released)
     leases = dict(kept)
     cursor = network.lo + 1
+    oldest = 0      # released[oldest:] holds the least recently released address still free (each looked at once)
     for member in members:
         if member in leases:
             continue
@@ -113,7 +116,9 @@ def allocate(network, members, previous, problems):
             if cursor < network.hi:
                 address = cursor                    # never leased (or long forgotten)
             else:
-                address, was = next((a, m) for a, m in released if a in held)     # least recently released
+                while released[oldest][0] not in held:
+                    oldest += 1
+                address, was = released[oldest]         # the least recently released
         held.discard(address)
         leases[member] = address
         taken.add(address)
