@@ -83,12 +83,13 @@ SCRIPT = r"""
   var extra = data.extra_rows || [];
   var observed = data.observed ? data.observed.by_flow : {};
 
-  function matches(f, p, ref) {
-    if (f.user && bare(p.name).toLowerCase().indexOf(f.user) < 0) { return false; }
-    if (f.group && p.groups.indexOf(f.group) < 0) { return false; }
-    if (f.site && siteOf(ref) !== f.site && p.site !== f.site) { return false; }
-    if (f.resource && ref.toLowerCase().indexOf(f.resource) < 0) { return false; }
-    return true;
+  // Who (user or site, group) is looked at once per principal; where (site, resource) once per row.
+  function fromMatches(f, p) {
+    return !(f.user && bare(p.name).toLowerCase().indexOf(f.user) < 0) && !(f.group && p.groups.indexOf(f.group) < 0);
+  }
+  function toMatches(f, p, ref) {
+    return !(f.site && siteOf(ref) !== f.site && p.site !== f.site) &&
+      !(f.resource && ref.toLowerCase().indexOf(f.resource) < 0);
   }
   function wanted(f, key) {
     if (f.only === 'changed') { return Boolean(own(data.changed, key)); }
@@ -102,12 +103,11 @@ SCRIPT = r"""
   function rowsOf(f, limit) {
     var out = [], count = 0;
     principals.forEach(function (p) {
-      if (f.user && bare(p.name).toLowerCase().indexOf(f.user) < 0) { return; }
-      if (f.group && p.groups.indexOf(f.group) < 0) { return; }
+      if (!fromMatches(f, p)) { return; }
       (own(data.classes, p.cls) || []).forEach(function (grant) {
         (own(data.grants, grant) || []).forEach(function (r) {
           var key = p.name + ' ' + r[0];
-          if (!matches(f, p, r[0]) || !wanted(f, key)) { return; }
+          if (!toMatches(f, p, r[0]) || !wanted(f, key)) { return; }
           count += 1;
           if (out.length < limit) {
             out.push({from: p.name, groups: p.groups, to: r[0], policy: r[1], allowed: true,
@@ -121,7 +121,7 @@ SCRIPT = r"""
       var p = {name: r.from, groups: who ? who.groups : [],
                site: r.from.indexOf('site:') === 0 ? siteOf(r.from.slice(5)) : null};
       var key = r.from + ' ' + r.to;
-      if (!matches(f, p, r.to) || !wanted(f, key)) { return; }
+      if (!fromMatches(f, p) || !toMatches(f, p, r.to) || !wanted(f, key)) { return; }
       count += 1;
       if (out.length < limit) {
         out.push({from: r.from, groups: p.groups, to: r.to, policy: r.policy, allowed: r.policy === 'allowed', via: null});
@@ -253,16 +253,13 @@ def _digest(text):
 
 
 def _observed(observed):
-    """Probe rows by ``PRINCIPAL REF`` flow (``site:SITE`` probes are the agent's own: ``site:SITE:agent``;
-    ``SITE:agent@ADDRESS`` is the agent reached by another address)."""
+    """Probe rows (of ``mesh_probe.probe_report``) by ``PRINCIPAL REF`` flow (``site:SITE`` probes are the agent's
+    own: ``site:SITE:agent``; ``SITE:agent@ADDRESS`` is the agent reached by another address)."""
     if not observed:
         return None
     by_flow = {}
     for row in observed.get('rows') or []:
-        principal, host = row.get('principal'), row.get('host')
-        if principal is None:
-            principal, _sep, host = str(row.get('from', '')).partition(' (')
-            host = host.rstrip(')')
+        principal, host = row['principal'], row['host']
         if principal.startswith('site:') and principal.count(':') == 1:
             principal += ':agent'
         ref = str(row.get('to', '')).partition('@')[0]

@@ -148,7 +148,8 @@ def test_probes_fill_the_observed_column_and_add_the_denied_flows_they_tried():
     assert {'from': 'user:bob', 'to': 'hq:db', 'policy': 'denied'} in data['extra_rows']
     assert {'from': 'user:bob', 'to': 'user:alice', 'policy': 'denied'} in data['extra_rows']
     # A site's probes are its agent's own flows.
-    probes = {'rows': [{'from': 'site:hq (gw-hq)', 'to': 'branch:nas', 'flow': '10.2.0.20 tcp/445',
+    probes = {'rows': [{'from': 'site:hq (gw-hq)', 'principal': 'site:hq', 'host': 'gw-hq', 'to': 'branch:nas',
+                        'flow': '10.2.0.20 tcp/445',
                         'expected': 'allow', 'observed': 'allow', 'ok': True}], 'mismatches': []}
     assert 'site:hq:agent branch:nas' in report_data(report, observed=probes)['observed']['by_flow']
 
@@ -185,7 +186,8 @@ def test_no_string_of_the_inventory_state_or_probes_becomes_markup():
     report['tests'].append(_poison({'test': 1, 'from': 'x', 'expect': 'allow', 'flow': 'y', 'passed': False,
                                     'detail': 'z'}))
     report['relay_changes'].append(_poison({'site': 's', 'from': 'a', 'to': 'b'}))
-    observed = {'rows': [_poison({'from': 'user:bob (laptop)', 'to': 'hq:web', 'flow': 'tcp/443',
+    observed = {'rows': [_poison({'from': 'user:bob (laptop)', 'principal': 'user:bob', 'host': 'laptop',
+                                  'to': 'hq:web', 'flow': 'tcp/443',
                                   'expected': 'allow', 'observed': 'allow'}) | {'ok': False}],
                 'mismatches': [{}], 'allowed': 1, 'denied': 0}
     svg = '<svg xmlns="http://www.w3.org/2000/svg"><script>window.pwned=3</script></svg>'
