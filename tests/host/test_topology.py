@@ -53,22 +53,15 @@ def test_the_checker_sees_overlaps_and_crossings():
     assert any(p.startswith('edge c -> a crosses the box of d') for p in problems)
 
 
-PLAYBOOK = '''---
-- name: Draw
-  hosts: localhost
-  connection: local
-  gather_facts: false
-  tasks:
-    - name: Compile
-      meshconnect.mesh.mesh_plan:
-      register: compiled
-
+# Draw (the matrix, user and engine from play variables) and dump the result: both playbooks below end so.
+DRAW_TASKS = '''
     - name: Draw the topology
       meshconnect.mesh.topology_render:
         plan: "{{ compiled.plan }}"
-        matrix: "{{ compiled.report.matrix }}"
+        matrix: "{{ draw_matrix }}"
         dest: "{{ playbook_dir }}/topology.svg"
         user: "{{ draw_user | default(omit) }}"
+        engine: "{{ draw_engine | default('auto') }}"
       register: drawn
       ignore_errors: true
 
@@ -78,6 +71,19 @@ PLAYBOOK = '''---
         dest: "{{ playbook_dir }}/out.json"
         mode: "0644"
 '''
+
+PLAYBOOK = '''---
+- name: Draw
+  hosts: localhost
+  connection: local
+  gather_facts: false
+  vars:
+    draw_matrix: "{{ compiled.report.matrix }}"
+  tasks:
+    - name: Compile
+      meshconnect.mesh.mesh_plan:
+      register: compiled
+''' + DRAW_TASKS
 
 
 def _draw(tmp_path, *extra, **kwargs):
@@ -134,22 +140,10 @@ DIRECT = '''---
   hosts: localhost
   connection: local
   gather_facts: false
+  vars:
+    draw_matrix: "{{ compiled.matrix }}"
   tasks:
-    - name: Draw the topology
-      meshconnect.mesh.topology_render:
-        plan: "{{ compiled.plan }}"
-        matrix: "{{ compiled.matrix }}"
-        dest: "{{ playbook_dir }}/topology.svg"
-        engine: "{{ draw_engine }}"
-      register: drawn
-      ignore_errors: true
-
-    - name: Dump
-      ansible.builtin.copy:
-        content: "{{ drawn | to_json }}"
-        dest: "{{ playbook_dir }}/out.json"
-        mode: "0644"
-'''
+''' + DRAW_TASKS.lstrip('\n')
 
 
 def test_a_picture_too_large_for_graphviz_is_drawn_built_in_with_a_warning(tmp_path):
