@@ -178,21 +178,28 @@ def test_revoking_a_grant_stops_an_open_connection(fresh, plan, tmp_path):
 def test_access_ends_at_its_expiry_instant_without_a_reload_open_connections_included(fresh, tmp_path):
     lab = fresh
     ends = datetime.datetime.now(datetime.timezone.utc).replace(microsecond=0) + datetime.timedelta(seconds=12)
-    users = [dict(u, expires=ends.strftime('%Y-%m-%dT%H:%M:%SZ')) if u['name'] == 'bob' else u
+    # bob's grant is forwarded to the LAN, carol's ends at the agent itself (input).
+    users = [dict(u, expires=ends.strftime('%Y-%m-%dT%H:%M:%SZ')) if u['name'] in ('bob', 'carol') else u
              for u in INVENTORY['users']]
     expiring = _compile(users=users)
     hq = agent_plan(expiring['plan'], 'gw-hq')
-    assert hq['firewall']['expiring'] == [[_user(lab, 'bob'), int(ends.timestamp())]]
-    lab.load(render_firewall(hq, str(tmp_path)))
-    bob, alice = _user(lab, 'bob'), _user(lab, 'alice')
+    bob, alice, carol = _user(lab, 'bob'), _user(lab, 'alice'), _user(lab, 'carol')
+    assert sorted(hq['firewall']['expiring']) == sorted([[bob, int(ends.timestamp())], [carol, int(ends.timestamp())]])
+    firewall = render_firewall(hq, str(tmp_path))
+    lab.load(firewall)
     connection = Connection(lab, bob, '10.10.0.80', 443)
     try:
         assert ends.timestamp() - time.time() > 2, 'rendering took too long for this test'
         assert connection.echo() == 'ok'
         assert lab.reaches(bob, '10.10.0.80', 443)
+        assert lab.tcp(carol, lab.plan['address'], 22) == 'refused'
         time.sleep(max(0.0, ends.timestamp() - time.time()) + 0.5)
         # Nothing was loaded since: the kernel compares the packet's time with bob's end.
         assert connection.echo() == 'fail'
+        assert lab.tcp(bob, '10.10.0.80', 443) == 'timeout'
+        assert lab.tcp(carol, lab.plan['address'], 22) == 'timeout'
+        # The end is in the ruleset, not in runtime state: reloaded (a restart, the watcher after a flush), it holds.
+        lab.load(firewall)
         assert lab.tcp(bob, '10.10.0.80', 443) == 'timeout'
         assert lab.reaches(alice, '10.10.0.80', 443)
     finally:
