@@ -17,6 +17,7 @@ from ansible_collections.meshconnect.mesh.plugins.module_utils.mesh_errors impor
 from ansible_collections.meshconnect.mesh.plugins.module_utils.mesh_keys import (
     KeyFileError, ensure_key_dir, key_path, public_from_private, read_private_key,
 )
+from ansible_collections.meshconnect.mesh.plugins.module_utils.mesh_model_access import file_stem
 from ansible_collections.meshconnect.mesh.plugins.module_utils.mesh_plans import user_plans
 from ansible_collections.meshconnect.mesh.plugins.plugin_utils.mesh_action import fail, lock_timeout
 
@@ -109,7 +110,7 @@ class ActionModule(ActionBase):
         whole = user_plans(plan)
         for name in sorted(plan['users']):
             if plan['users'][name]['expired']:
-                without.append('%s (expired)' % name)
+                without.append('%s (%s)' % (name, 'revoked' if plan['users'][name].get('revoked') else 'expired'))
                 continue
             user = whole[name]
             private_key = private_keys.pop(name, None)
@@ -117,7 +118,7 @@ class ActionModule(ActionBase):
                 if public_from_private(private_key) != user['public_key']:
                     private_key = None  # the inventory names another device's key
             text = client_config(user, plan['network'], private_key)
-            conf = '%s.conf' % name
+            conf = '%s.conf' % file_stem(name)
             self._write_bundle(dest, conf, text, check_mode, wanted, written, diffs)
             if wants_resolved(user, plan['network']):
                 # Stock wg-quick hands the domains to resolvconf as search domains; on Linux with
@@ -126,7 +127,7 @@ class ActionModule(ActionBase):
                 self._write_bundle(dest, prefix + conf, client_config(user, plan['network'], private_key, True),
                                    check_mode, wanted, written, diffs)
             if args['qr'] and HAS_SEGNO and private_key:
-                png = '%s.png' % name
+                png = '%s.png' % file_stem(name)
                 wanted.add(png)
                 if os.path.join(dest, conf) in written or not os.path.exists(os.path.join(dest, png)):
                     written.append(os.path.join(dest, png))

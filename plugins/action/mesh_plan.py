@@ -164,23 +164,34 @@ class ActionModule(ActionBase):
             self._display.warning('%s had mode %s; %s %s (private keys are for this controller only)'
                                   % (path, old, 'it would be put back to' if check_mode else 'put back to', new))
 
-        new_keys = {}   # user -> (private, public): written only once the inventory compiles
+        new_keys = {}   # device -> (private, public): written only once the inventory compiles
         damaged = []
+
+        def with_key(peer, entry):
+            """``entry`` (a user or a device) with the public key of the controller's key pair for ``peer``."""
+            if entry.get('public_key') is not None:
+                return entry
+            entry = dict(entry)
+            try:
+                public = load_public_key(keys_dir, peer)
+            except KeyFileError as exc:
+                damaged.append(str(exc))
+                public = None
+            if public is None and peer in new_keys:
+                public = new_keys[peer][1]
+            if public is None and args['generate_user_keys'] and not check_mode and not damaged:
+                new_keys[peer] = new_key_pair()
+                public = new_keys[peer][1]
+            entry['public_key'] = public
+            return entry
+
         users = []
         for entry in inventory['users'] or []:
-            if entry.get('public_key') is None:
-                entry = dict(entry)
-                try:
-                    public = load_public_key(keys_dir, entry['name'])
-                except KeyFileError as exc:
-                    damaged.append(str(exc))
-                    public = None
-                if public is None and entry['name'] in new_keys:
-                    public = new_keys[entry['name']][1]
-                if public is None and args['generate_user_keys'] and not check_mode and not damaged:
-                    new_keys[entry['name']] = new_key_pair()
-                    public = new_keys[entry['name']][1]
-                entry['public_key'] = public
+            if entry.get('devices'):
+                entry = dict(entry, devices=[with_key('%s/%s' % (entry['name'], device['name']), device)
+                                             for device in entry['devices']])
+            else:
+                entry = with_key(entry['name'], entry)
             users.append(entry)
         if damaged:
             return self._fail(result, str(MeshError(damaged)), errors=damaged)

@@ -20,8 +20,9 @@ REDACTED = '<redacted: in the 0600 bundle file only>'
 MANIFEST = '.meshconnect-bundles.json'
 # The sub-folder of the systemd-resolved variants: RESOLVED_DIR/NAME.conf, the same interface name as NAME.conf.
 RESOLVED_DIR = 'resolved'
-_BUNDLE_NAME = re.compile(r'([A-Za-z0-9][A-Za-z0-9_.@+-]{0,63}\.(conf|png)'
-                          r'|%s/[A-Za-z0-9][A-Za-z0-9_.@+-]{0,63}\.conf)\Z' % RESOLVED_DIR, re.ASCII)
+# A bundle's name: NAME or USER=DEVICE (mesh_model_access.file_stem), then .conf or .png.
+_STEM = r'[A-Za-z0-9][A-Za-z0-9_.@+-]{0,63}(=[A-Za-z0-9][A-Za-z0-9_.@+-]{0,63})?'
+_BUNDLE_NAME = re.compile(r'(%s\.(conf|png)|%s/%s\.conf)\Z' % (_STEM, RESOLVED_DIR, _STEM), re.ASCII)
 _HEADER = b'# MeshConnect client configuration for '
 
 

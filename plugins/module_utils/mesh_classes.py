@@ -46,7 +46,7 @@ class AccessClasses:
                 named.setdefault(name, []).append(policy.name)
         by_user = {}
         for name, user in model.users.items():
-            names = set(named.get(name, ()))
+            names = set(named.get(user.person, ()))
             for group in user.groups:
                 names.update(group_policies.get(group, ()))
             by_user[name] = sorted(names)
@@ -85,7 +85,7 @@ class AccessClasses:
                 # What the user's groups grant, then what the user is granted by name.
                 parts = [] if user.expired else (
                     [group_maps[g] for g in user.groups if g in group_maps]
-                    + [policy_maps[p] for p in named.get(name, ())])
+                    + [policy_maps[p] for p in named.get(user.person, ())])
                 by_site = self._fold(parts)
                 self.class_maps[key] = [by_site[site_name] for site_name in sorted(by_site)]
                 exits = sorted(set(internet[p] for p in key if p in internet)) if internet else []

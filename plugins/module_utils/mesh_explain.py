@@ -11,7 +11,6 @@ import re
 
 from ansible_collections.meshconnect.mesh.plugins.module_utils import mesh_access as access
 from ansible_collections.meshconnect.mesh.plugins.module_utils.mesh_model import parse_grant
-from ansible_collections.meshconnect.mesh.plugins.module_utils.mesh_model_access import expiry_text
 from ansible_collections.meshconnect.mesh.plugins.module_utils.mesh_model_sites import INTERNET
 from ansible_collections.meshconnect.mesh.plugins.module_utils.mesh_net import AddressError
 from ansible_collections.meshconnect.mesh.plugins.module_utils.mesh_reach import principals_order, reached
@@ -100,6 +99,7 @@ class Explainer:
             return {'query': query, 'verdict': 'invalid',
                     'reasons': ['write the flow as "USER SITE:RESOURCE[:PROTO/PORT]", e.g. "alice hq:web:tcp/443"']}
         principal, target = parts
+        principal = self._device_of(principal)
         try:
             grant = parse_grant(target)
         except (ValueError, AddressError) as exc:
@@ -119,6 +119,16 @@ class Explainer:
             return self._explain_site(query, ('site', source_site, source_res or None), site, resources, grant)
         return {'query': query, 'verdict': 'invalid',
                 'reasons': ['%r is neither a user nor a site (SITE or SITE:RESOURCE)' % principal]}
+
+    def _device_of(self, principal):
+        """``principal`` itself, or for a user listed with devices its first active device (they share the
+        user's access)."""
+        if principal in self.model.users:
+            return principal
+        devices = [u for u in self.model.users.values() if u.person == principal]
+        if not devices:
+            return principal
+        return ([u for u in devices if not u.expired] or devices)[0].name
 
     def _policies_for(self, site_name, applying):
         """The policies, in inventory order, that grant something at ``site_name`` or are in ``applying``
@@ -177,7 +187,7 @@ class Explainer:
             return {'query': query, 'verdict': 'denied', 'reasons': ['no site offers internet access (exit: true)']}
         if user.expired:
             return {'query': query, 'verdict': 'denied',
-                    'reasons': ['user %s expired on %s' % (user.name, expiry_text(user.expires))]}
+                    'reasons': ['user %s %s' % (user.name, user.inactive_reason)]}
         has = self.class_internet.get(self.user_class[user.name])
         applying = set(self.user_policies[user.name])
         reasons = []
@@ -209,7 +219,7 @@ class Explainer:
 
         if user.expired:
             return {'query': query, 'verdict': 'denied',
-                    'reasons': ['user %s expired on %s' % (user.name, expiry_text(user.expires))]}
+                    'reasons': ['user %s %s' % (user.name, user.inactive_reason)]}
         applying = set(self.user_policies[user.name])
         allowed_by, others = [], 0
         # Only the policies that grant something at the site, or apply to the user, can say anything here.

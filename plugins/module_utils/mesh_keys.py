@@ -12,6 +12,7 @@ import base64
 import os
 import stat
 
+from ansible_collections.meshconnect.mesh.plugins.module_utils.mesh_model_access import file_stem
 from ansible_collections.meshconnect.mesh.plugins.module_utils.mesh_state import create_atomic
 
 try:
@@ -74,7 +75,8 @@ def ensure_key_dir(path):
 
 
 def key_path(keys_dir, user):
-    return os.path.join(keys_dir, '%s.key' % user)
+    """The private key file of ``user`` (a user's one device, or ``USER/DEVICE``: ``keys/alice=laptop.key``)."""
+    return os.path.join(keys_dir, '%s.key' % file_stem(user))
 
 
 def load_public_key(keys_dir, user):

@@ -42,13 +42,47 @@ class Link:
 
 
 class User:
-    def __init__(self, name, groups, public_key, expires):
+    """One WireGuard peer of a remote user: the user's only device, named as the user (``alice``), or one of the
+    devices the user lists, named ``USER/DEVICE`` (``alice/laptop``).  A device has the user's groups, so every
+    device of a user gets the user's access."""
+
+    def __init__(self, name, groups, public_key, expires, person=None, revoked=False):
         self.name = name
+        self.person = person or name    # the user (meshconnect_users entry) the device belongs to
         self.groups = groups
         self.public_key = public_key
         self.expires = expires
         self.expires_at = None      # epoch seconds when access ends (None: never)
-        self.expired = False
+        self.revoked = revoked
+        self.expired = revoked      # left out of every configuration: revoked, or past its expiry
+
+    @property
+    def device(self):
+        """The device's own name (``laptop``), or None for a user listed without devices."""
+        return self.name.partition('/')[2] or None
+
+    @property
+    def inactive_reason(self):
+        """Why the device is left out (``revoked``, ``expired on 2026-12-31``), or None when it is active."""
+        if self.revoked:
+            return 'revoked'
+        if self.expired:
+            return 'expired on %s' % expiry_text(self.expires)
+        return None
+
+
+def file_stem(name):
+    """The file name (without suffix) of a device's bundle and key: ``alice`` or ``alice=laptop`` ('=' is in no
+    name, and wg-quick accepts it in an interface name)."""
+    return name.replace('/', '=')
+
+
+def persons_of(users):
+    """user name -> [its devices' peer names], from ``users`` (peer name -> User)."""
+    persons = {}
+    for user in users.values():
+        persons.setdefault(user.person, []).append(user.name)
+    return persons
 
 
 class Grant:
@@ -281,34 +315,71 @@ def _check_link_tunnels(problems, item, sites, members, relays):
 # users
 
 
+def _earliest(first, second):
+    """The ``expires`` of ``first`` and ``second`` (either may be None) that ends first."""
+    if first is None or second is None:
+        return second if first is None else first
+    return first if expiry_end(first) <= expiry_end(second) else second
+
+
+def _user_devices(problems, item, name, entry):
+    """``[(peer name, item, entry of the device)]`` of a user: its listed devices, or the user as its one device."""
+    devices = entry.get('devices')
+    if not devices:
+        return [(name, item, entry)]
+    if entry.get('public_key') is not None:
+        problems.error(item, 'has devices and a public_key of its own; a key belongs to one device.',
+                       'move public_key to the device it belongs to.')
+    peers, seen = [], set()
+    for device in devices:
+        peer = '%s/%s' % (name, device['name'])
+        if device['name'] in seen:
+            problems.error("device '%s'" % peer, 'is listed more than once.', 'merge the two entries.')
+            continue
+        seen.add(device['name'])
+        peers.append((peer, "device '%s'" % peer, device))
+    return peers
+
+
 def load_users(problems, raw, today):
+    """peer name -> User: every device of every user (a user listed without devices is its one device)."""
     now = as_now(today)
     users = {}
+    persons = set()
     keys = {}
     for entry in raw or []:
         name = entry['name']
         item = "user '%s'" % name
-        if name in users:
+        if name in persons:
             problems.error(item, 'is defined more than once.', 'merge the two entries.')
             continue
-        key = entry.get('public_key')
-        if key is not None and not validate_public_key(key):
-            problems.error(item, 'public_key is not a WireGuard public key (44 base64 characters).',
-                           'paste the output of `wg pubkey`, or omit it to have a key pair generated.')
-            key = None
-        # mesh_schema let only real dates and times, and YYYY-MM-DD or ISO 8601 texts through.
-        expires = parse_expires(entry['expires']) if entry.get('expires') is not None else None
-        user = User(name, sorted(set(entry.get('groups') or [])), key, expires)
-        if expires is not None:
-            end = expiry_end(expires)
-            user.expires_at = int((end - EPOCH).total_seconds())
-            if now is not None and end <= now:
-                user.expired = True
-                problems.warn(item, 'expired on %s and is left out of every configuration.' % expiry_text(expires),
-                              'extend expires or remove the user.')
-        if key is not None:
-            keys.setdefault(key, []).append(name)
-        users[name] = user
+        persons.add(name)
+        groups = sorted(set(entry.get('groups') or []))
+        for peer, peer_item, source in _user_devices(problems, item, name, entry):
+            key = source.get('public_key')
+            if key is not None and not validate_public_key(key):
+                problems.error(peer_item, 'public_key is not a WireGuard public key (44 base64 characters).',
+                               'paste the output of `wg pubkey` on the device, or omit it to have a key pair '
+                               'generated.')
+                key = None
+            # mesh_schema let only real dates and times, and YYYY-MM-DD or ISO 8601 texts through.
+            expires = None
+            for holder in (entry, source) if source is not entry else (entry,):
+                if holder.get('expires') is not None:
+                    expires = _earliest(expires, parse_expires(holder['expires']))
+            user = User(peer, groups, key, expires, person=name,
+                        revoked=bool(entry.get('revoked') or source.get('revoked')))
+            if expires is not None:
+                end = expiry_end(expires)
+                user.expires_at = int((end - EPOCH).total_seconds())
+                if now is not None and end <= now and not user.revoked:
+                    user.expired = True
+                    problems.warn(peer_item, 'expired on %s and is left out of every configuration.'
+                                  % expiry_text(expires),
+                                  'extend expires or remove the %s.' % ('device' if '/' in peer else 'user'))
+            if key is not None:
+                keys.setdefault(key, []).append(peer)
+            users[peer] = user
     for key, names in sorted(keys.items()):
         if len(names) > 1:
             problems.error('users %s' % ', '.join("'%s'" % n for n in names), 'share one public key.',
@@ -372,14 +443,15 @@ def _load_grants(problems, item, entries, sites, what, exits=()):
 def load_policies(problems, raw, sites, users, exits=()):
     policies = []
     groups = set(g for user in users.values() for g in user.groups)
+    persons = set(user.person for user in users.values())
     for entry in raw or []:
         item = "policy '%s'" % entry['name']
         who_users = entry.get('users') or []
         who_groups = entry.get('groups') or []
         for user in who_users:
-            if user not in users:
+            if user not in persons:
                 problems.error(item, 'names unknown user %r.' % (user,), 'add the user to meshconnect_users '
-                               'or fix the spelling.')
+                               'or fix the spelling (a policy names users, and applies to all their devices).')
         for group in who_groups:
             if group not in groups:
                 problems.error(item, 'names unknown group %r (no user is in it).' % (group,),
@@ -414,10 +486,15 @@ def _test_principal(problems, item, entry, sites, users):
                        'write user: NAME for a remote user, or site: SITE[:RESOURCE] for traffic over links.')
         return None
     if user is not None:
-        if user not in users:
-            problems.error(item, 'names unknown user %r.' % (user,), 'use a user from meshconnect_users.')
+        if user in users:
+            return ('user', user)
+        # A user's devices share the user's access: the test runs as the first active one.
+        devices = [u for u in users.values() if u.person == user]
+        if not devices:
+            problems.error(item, 'names unknown user %r.' % (user,),
+                           'use a user from meshconnect_users, or one of its devices as USER/DEVICE.')
             return None
-        return ('user', user)
+        return ('user', ([u for u in devices if not u.expired] or devices)[0].name)
     site_name, _sep, resource = site.partition(':')
     if site_name not in sites:
         problems.error(item, 'names unknown site %r.' % (site,), 'use one of: %s.' % ', '.join(sites))

@@ -83,7 +83,8 @@ class Names:
                     add([res.name.lower(), site.name.lower()], format_ip(res.lo), 'resource %s' % res.ref)
         for user in model.users.values():
             if not user.expired:
-                add([user.name.lower()], user.address_text, 'user %s' % user.name)
+                # alice, or a device: laptop.alice
+                add(user.name.lower().split('/')[::-1], user.address_text, 'user %s' % user.name)
         if skipped:
             more = ' (and %d more)' % (len(skipped) - 10) if len(skipped) > 10 else ''
             self.problems.warn('meshconnect_network domain %s' % zone,

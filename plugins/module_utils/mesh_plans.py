@@ -270,6 +270,8 @@ class Plans:
                 'public_key': user.public_key,
                 'class': self.class_ids[self.user_class[user.name]],
             }
+            if user.revoked:
+                users[user.name]['revoked'] = True
             if user.expires_at is not None and not user.expired:
                 users[user.name]['expires_at'] = user.expires_at
         return users, classes, site_peers

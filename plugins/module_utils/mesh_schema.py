@@ -250,11 +250,21 @@ LINK = Mapping({
     'description': Nullable(Str()),
 }, required=('name', 'sites'))
 
+DEVICE = Mapping({
+    'name': Name(),
+    'public_key': Nullable(Str(64)),
+    'expires': Nullable(Date()),
+    'revoked': Bool(),
+    'description': Nullable(Str()),
+}, required=('name',))
+
 USER = Mapping({
     'name': Name(),
     'groups': Nullable(Seq(Name())),
+    'devices': Nullable(Seq(DEVICE, 'device')),
     'public_key': Nullable(Str(64)),
     'expires': Nullable(Date()),
+    'revoked': Bool(),
     'email': Nullable(Str(254)),
     'description': Nullable(Str()),
 }, required=('name',))
@@ -269,7 +279,7 @@ POLICY = Mapping({
 }, required=('name',))
 
 TEST = Mapping({
-    'user': Name(),
+    'user': Str(129),   # USER or USER/DEVICE
     'site': Str(140),
     'allow': Nullable(Seq(GRANT)),
     'deny': Nullable(Seq(GRANT)),
