@@ -13,6 +13,8 @@ export PATH := $(BIN):$(PATH)
 export ANSIBLE_COLLECTIONS_PATH := $(COLLECTIONS)
 export ANSIBLE_CONFIG := $(CURDIR)/ansible.cfg
 export PYTHONDONTWRITEBYTECODE := 1
+# The lab keeps its preshared key secret in Ansible Vault; this is its (lab-only) password.
+export ANSIBLE_VAULT_IDENTITY_LIST := lab@$(CURDIR)/tests/lab/vault-password
 
 .PHONY: help venv collection docker image host-tools lab-up demo demo-down test unit host lint sanity units molecule molecule-all bench bench-lab plan clean
 

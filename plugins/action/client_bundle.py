@@ -35,6 +35,7 @@ ARGUMENT_SPEC = {
     'qr': {'type': 'bool', 'default': True},
     'prune': {'type': 'bool', 'default': True},
     'lock_timeout': {'type': 'int'},
+    'preshared_key_secret': {'type': 'str', 'no_log': True},
 }
 
 
@@ -71,6 +72,13 @@ class ActionModule(ActionBase):
                 isinstance(plan.get(key), dict) for key in ('users', 'classes', 'site_peers', 'agents', 'network')):
             return fail(result, 'plan is not a plan of this mesh_plan (version %d), so nothing was written. Fix: pass '
                         '"{{ REGISTERED.plan }}" of a meshconnect.mesh.mesh_plan task of the same run.' % PLAN_VERSION)
+        # The plan says whether the mesh uses preshared keys (mesh_plan checked the secret).
+        secret = args['preshared_key_secret'] or None
+        if plan['network'].get('preshared_keys') and not secret:
+            return fail(result, 'the plan uses preshared keys but no preshared_key_secret was given, so no bundle '
+                        'was written. Fix: pass "{{ meshconnect_preshared_key_secret }}" (users.yml does).')
+        if not plan['network'].get('preshared_keys'):
+            secret = None
         if args['qr'] and not HAS_SEGNO:
             self._display.warning('the Python package segno is not installed on the controller: no QR codes written')
 
@@ -117,14 +125,15 @@ class ActionModule(ActionBase):
             if private_key is not None:
                 if public_from_private(private_key) != user['public_key']:
                     private_key = None  # the inventory names another device's key
-            text = client_config(user, plan['network'], private_key)
+            text = client_config(user, plan['network'], private_key, preshared_secret=secret)
             conf = '%s.conf' % file_stem(name)
             self._write_bundle(dest, conf, text, check_mode, wanted, written, diffs)
             if wants_resolved(user, plan['network']):
                 # Stock wg-quick hands the domains to resolvconf as search domains; on Linux with
                 # systemd-resolved this variant sends only them to the mesh.
                 resolved.append(name)
-                self._write_bundle(dest, prefix + conf, client_config(user, plan['network'], private_key, True),
+                self._write_bundle(dest, prefix + conf, client_config(user, plan['network'], private_key, True,
+                                                                      preshared_secret=secret),
                                    check_mode, wanted, written, diffs)
             if args['qr'] and HAS_SEGNO and private_key:
                 png = '%s.png' % file_stem(name)

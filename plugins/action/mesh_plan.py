@@ -15,6 +15,7 @@ from ansible_collections.meshconnect.mesh.plugins.module_utils.mesh_keys import 
     KeyFileError, key_path, load_public_key, new_key_pair, write_private_key,
 )
 from ansible_collections.meshconnect.mesh.plugins.module_utils.mesh_pins import check_accepted, key_changes
+from ansible_collections.meshconnect.mesh.plugins.module_utils.mesh_psk import MIN_SECRET, secret_problem
 from ansible_collections.meshconnect.mesh.plugins.module_utils.mesh_schema import (
     MAX_EXPANDED, check_facts, expanded_size, shape_and_clean,
 )
@@ -94,6 +95,16 @@ class ActionModule(ActionBase):
                 except MeshError as exc:
                     errors.extend(e for e in exc.errors if e not in errors)
             return self._fail(result, str(MeshError(errors)), errors=errors)
+
+        # Preshared keys: the secret is only checked here (never returned); the plan says whether it is used.
+        secret = self._var(task_vars, 'meshconnect_preshared_key_secret')
+        problem = secret_problem(secret) if secret is not None and secret != '' else None
+        del secret
+        if problem:
+            msg = ('the mesh inventory has 1 error:\n  - meshconnect_preshared_key_secret %s. Fix: set it to a '
+                   'random text of at least %d characters in Ansible Vault, or leave it out (no preshared keys).'
+                   % (problem, MIN_SECRET))
+            return self._fail(result, msg, errors=[msg])
 
         inventory_dir = task_vars.get('inventory_dir') or task_vars.get('playbook_dir') or os.getcwd()
         if hosts and 'inventory_dir' in hostvars[hosts[0]]:
@@ -209,6 +220,8 @@ class ActionModule(ActionBase):
         except MeshError as exc:
             return self._fail(result, str(exc), errors=exc.errors)
 
+        if self._var(task_vars, 'meshconnect_preshared_key_secret') not in (None, ''):
+            compiled['plan']['network']['preshared_keys'] = True     # checked above; the secret stays in Vault
         report = compiled['report']
         report['matrix'] = compiled['matrix']
         report['key_changes'] = key_report

@@ -12,6 +12,7 @@ from ansible_collections.meshconnect.mesh.plugins.module_utils.mesh_flows import
 from ansible_collections.meshconnect.mesh.plugins.module_utils.mesh_mgmt import ManagementError, management_access
 from ansible_collections.meshconnect.mesh.plugins.module_utils.mesh_net import AddressError
 from ansible_collections.meshconnect.mesh.plugins.module_utils.mesh_plans import agent_plan, is_whole
+from ansible_collections.meshconnect.mesh.plugins.module_utils.mesh_psk import preshared_key
 from ansible_collections.meshconnect.mesh.plugins.module_utils.mesh_probe import (
     drift, probe_report, probe_table, probe_targets, relays_down,
 )
@@ -157,6 +158,14 @@ def _relays_down(live, plan):
         raise AnsibleFilterError('relays_down: malformed plan or live state: %s' % exc)
 
 
+def _preshared_key(secret, network, first, second):
+    try:
+        return preshared_key(secret, network, first, second)
+    except ValueError as exc:
+        # The message names the problem, never the secret.
+        raise AnsibleFilterError('preshared_key: %s' % exc)
+
+
 class FilterModule:
     def filters(self):
         return {
@@ -166,6 +175,7 @@ class FilterModule:
             'management_access': _management_access,
             'matrix_table': _matrix_table,
             'nft_elements': _nft_elements,
+            'preshared_key': _preshared_key,
             'probe_report': _probe_report,
             'probe_table': _probe_table,
             'probe_targets': _probe_targets,

@@ -15,6 +15,8 @@ import json
 import os
 import re
 
+from ansible_collections.meshconnect.mesh.plugins.module_utils.mesh_psk import preshared_key
+
 REDACTED = '<redacted: in the 0600 bundle file only>'
 # What client_bundle wrote into a folder, so that pruning never touches files it did not write.
 MANIFEST = '.meshconnect-bundles.json'
@@ -71,7 +73,7 @@ def wants_resolved(user, network):
     return bool(user.get('dns_domains')) and all(server in split for server in user['dns'])
 
 
-def client_config(user, network, private_key, resolved=False):
+def client_config(user, network, private_key, resolved=False, preshared_secret=None):
     """The wg-quick configuration for ``user`` (a whole user plan).
 
     ``private_key`` is None when the user brought their own public key: the
@@ -85,6 +87,10 @@ def client_config(user, network, private_key, resolved=False):
     domains ``~DOMAIN``) and keeps every other lookup off it
     (``default-route false``); resolved forgets the link's settings when
     the interface goes away.
+
+    With ``preshared_secret`` (the mesh's preshared key secret) each peer
+    gets the preshared key of the pair (``mesh_psk``): the file then holds a
+    secret even when the device brought its own key.
     """
     exits = [peer['site'] for peer in user['peers'] if peer.get('exit')]
     lines = [
@@ -118,6 +124,12 @@ def client_config(user, network, private_key, resolved=False):
             + (' (exit: the internet)' if peer.get('exit') else ''),
             '[Peer]',
             'PublicKey = %s' % peer['public_key'],
+        ])
+        if preshared_secret:
+            # The same key the site's agent derives for this device (mesh_psk).
+            lines.append('PresharedKey = %s' % preshared_key(preshared_secret, network['name'], 'user:' + user['name'],
+                                                             'site:' + peer['site']))
+        lines.extend([
             'Endpoint = %s' % peer['endpoint'],
             'AllowedIPs = %s' % ', '.join(peer['allowed_ips']),
         ])
@@ -129,7 +141,8 @@ def client_config(user, network, private_key, resolved=False):
 def redact(text):
     out = []
     for line in text.splitlines():
-        if line.startswith('PrivateKey = '):
-            line = 'PrivateKey = ' + REDACTED
+        for secret in ('PrivateKey = ', 'PresharedKey = '):
+            if line.startswith(secret):
+                line = secret + REDACTED
         out.append(line)
     return '\n'.join(out) + '\n'

@@ -210,7 +210,14 @@ def wg_peers(run, wg, iface):
                        wg_show(run, wg, iface, 'persistent-keepalive'))
 
 
+def wg_preshared_keys(run, wg, iface):
+    """``wg show IF preshared-keys``: public key -> the peer's preshared key, or None when it has none.
+    The keys are secrets: compare them, never return or print them."""
+    return dict((key, None if value == NO_VALUE else value)
+                for key, value in parse_pairs(wg_show(run, wg, iface, 'preshared-keys')).items())
+
+
 __all__ = ['CommandFailed', 'LiveError', 'counted_route', 'counted_routes', 'interface_link', 'interface_routes',
            'ip_json', 'ip_json_or_none', 'ipv4_addr_info', 'ipv4_cidrs', 'is_up', 'link_kinds', 'parse_endpoints',
            'parse_handshakes', 'parse_json', 'parse_listen_port', 'parse_pairs', 'parse_peers', 'parse_public_key', 'route_devices',
-           'route_source', 'run_text', 'wg_peers', 'wg_show']
+           'route_source', 'run_text', 'wg_peers', 'wg_preshared_keys', 'wg_show']

@@ -351,6 +351,9 @@ def agent_plan(plan, host):
     to them).
     """
     agent = dict(plan['agents'][host])
+    # What the agent derives its peers' preshared keys from (mesh_psk): the network's name, and whether to.
+    agent['network'] = plan['network']['name']
+    agent['preshared_keys'] = bool(plan['network'].get('preshared_keys'))
     users = plan['users']
     classes = plan['classes']
     names = set()

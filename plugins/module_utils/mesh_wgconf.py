@@ -68,13 +68,14 @@ def normalise_cidr(text):
 
 
 def desired_peers(config):
-    """public key -> {'allowed_ips': frozenset, 'endpoint': str|None, 'keepalive': int}"""
+    """public key -> {'allowed_ips': frozenset, 'endpoint': str|None, 'keepalive': int, 'psk': str|None}"""
     out = {}
     for peer in config['peers']:
         out[peer['publickey']] = {
             'allowed_ips': frozenset(normalise_cidr(c) for c in peer.get('allowedips', [])),
             'endpoint': peer.get('endpoint'),
             'keepalive': int(peer.get('persistentkeepalive', 0) or 0),
+            'psk': peer.get('presharedkey'),
         }
     return out
 
@@ -88,6 +89,8 @@ def sync_config_text(config, private_key):
     for peer in config['peers']:
         lines.append('[Peer]')
         lines.append('PublicKey = %s' % peer['publickey'])
+        if peer.get('presharedkey'):
+            lines.append('PresharedKey = %s' % peer['presharedkey'])
         if peer.get('allowedips'):
             lines.append('AllowedIPs = %s' % ', '.join(peer['allowedips']))
         if peer.get('endpoint'):
@@ -120,6 +123,10 @@ def peer_changes(wanted, live):
             changes.append('peer %s allowed-ips %s -> %s' % (key, before, after))
         if want['keepalive'] != have['keepalive']:
             changes.append('peer %s keepalive %s -> %s' % (key, have['keepalive'], want['keepalive']))
+        # Preshared keys are compared where the live side read them (wg_sync), and never shown.
+        if 'psk' in have and want.get('psk') != have['psk']:
+            changes.append('peer %s preshared key %s' % (
+                key, 'set' if have['psk'] is None else 'removed' if want.get('psk') is None else 'changed'))
         if want['endpoint'] and not have['endpoint']:
             changes.append('peer %s endpoint (none) -> %s' % (key, want['endpoint']))
     return changes

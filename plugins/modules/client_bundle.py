@@ -10,9 +10,10 @@ short_description: Write every user's WireGuard client bundle into a protected d
 version_added: 0.1.0
 description:
   - Runs on the controller (it is an action plugin).
-  - For each active user of a plan compiled by M(meshconnect.mesh.mesh_plan), writes C(NAME.conf), a stock
+  - For each active device of a plan compiled by M(meshconnect.mesh.mesh_plan), writes C(NAME.conf), a stock
     wg-quick configuration with exactly the peers and AllowedIPs the user's policies grant (split tunnel), and
-    C(NAME.png), the same configuration as a QR code for mobile clients.
+    C(NAME.png), the same configuration as a QR code for mobile clients. C(NAME) is the user's name, or
+    C(USER=DEVICE) for a device of a user who lists devices (C(alice=laptop.conf) for C(alice/laptop)).
   - The C(DNS) line of C(NAME.conf) lists the DNS servers of C(meshconnect_network.dns) the user reaches on udp/53
     and tcp/53, then the domains of those that resolve only some domains (split DNS); wg-quick hands the domains
     to resolvconf as search domains.
@@ -25,7 +26,7 @@ description:
     controller are read from O(keys_dir) and go only into those files; they are never in the result, the diff
     (which shows them redacted), or the log.
   - A user whose inventory entry has its own O(ignore:public_key) gets a configuration without the private key
-    (the device holds it) and no QR code. Expired users get no bundle; with O(prune), files of users that are
+    (the device holds it) and no QR code. Expired and revoked devices get no bundle; with O(prune), files of users that are
     gone or expired, and variants a user no longer gets, are removed.
 options:
   plan:
@@ -63,6 +64,13 @@ options:
       - Seconds to wait for the lock on O(state_dir) while another run holds it, then fail naming the holder.
       - Defaults to C(meshconnect_lock_timeout), else 300.
     type: int
+  preshared_key_secret:
+    description:
+      - The mesh's preshared key secret (C(meshconnect_preshared_key_secret), kept in Ansible Vault). When the plan
+        uses preshared keys (its network has C(preshared_keys)), every peer of a bundle gets the preshared key of
+        its pair, derived from it (see the P(meshconnect.mesh.preshared_key#filter) filter), and a missing secret
+        fails before anything is written. The bundle then holds a secret even for a device with its own key.
+    type: str
 requirements:
   - segno (Python, on the controller) for QR codes
 extends_documentation_fragment:

@@ -12,7 +12,8 @@ description:
   - Compares the running interface O(interface) with its wg-quick file O(config) and makes them equal in place.
   - Peers are changed with C(wg syncconf), which keeps the sessions of unchanged peers running; the private key
     is fed to it on standard input from O(private_key_path), so a reload never drops the key, and the key is never
-    on a command line or in the result.
+    on a command line or in the result. Preshared keys (C(PresharedKey) in the file) are compared with the live
+    ones and applied the same way; a change names the peer, never the key. A session survives a new preshared key.
   - Addresses and the MTU are reconciled with C(ip), and the routes of the interface are made to match the peers'
     AllowedIPs as C(wg-quick) would set them (prefixes inside the interface's own prefix need no route); stale
     routes are removed.
@@ -67,7 +68,7 @@ import os
 from ansible.module_utils.basic import AnsibleModule
 
 from ansible_collections.meshconnect.mesh.plugins.module_utils.mesh_live import (
-    LiveError, interface_link, interface_routes, parse_public_key, wg_peers, wg_show,
+    LiveError, interface_link, interface_routes, parse_public_key, wg_peers, wg_preshared_keys, wg_show,
 )
 from ansible_collections.meshconnect.mesh.plugins.module_utils.mesh_wgconf import (
     desired_peers, desired_routes, normalise_cidr, parse_config, peer_changes, sync_config_text,
@@ -90,9 +91,13 @@ class Runner:
 def read_live(run, ip, wg, iface, routes):
     """What is compared with the file: addresses and MTU, peers, listen port, public key, and the routes that
     count (mesh_live.counted_route) when ``routes``. The interface's private key is never read."""
+    peers = wg_peers(run, wg, iface)
+    for key, psk in wg_preshared_keys(run, wg, iface).items():
+        if key in peers:
+            peers[key]['psk'] = psk
     return {
         'link': interface_link(run, ip, iface),
-        'peers': wg_peers(run, wg, iface),
+        'peers': peers,
         'port': wg_show(run, wg, iface, 'listen-port').strip(),
         'public_key': parse_public_key(wg_show(run, wg, iface, 'public-key')),
         'routes': interface_routes(run, ip, iface) if routes else set(),

@@ -101,9 +101,9 @@ def test_desired_peers_normalise_what_wg_shows():
     peers = desired_peers(parse_config(CONFIG))
     assert peers == {
         K1: {'allowed_ips': frozenset(['100.96.0.1/32', '10.20.0.0/24', '10.30.0.0/24']),
-             'endpoint': '198.51.100.2:51820', 'keepalive': 25},
-        # A bare address is a /32; no endpoint and no keepalive.
-        K2: {'allowed_ips': frozenset(['100.96.0.4/32']), 'endpoint': None, 'keepalive': 0},
+             'endpoint': '198.51.100.2:51820', 'keepalive': 25, 'psk': None},
+        # A bare address is a /32; no endpoint, no keepalive and no preshared key.
+        K2: {'allowed_ips': frozenset(['100.96.0.4/32']), 'endpoint': None, 'keepalive': 0, 'psk': None},
     }
 
 

@@ -5,7 +5,7 @@
 
 ``fixtures/capture.sh`` made them: in a throwaway network namespace, ``wgtest0``
 (userspace WireGuard, 100.65.0.1/22 and fd00:65::1/64, MTU 1380) has three
-peers: B, which really handshook; C, with AllowedIPs but no endpoint and no
+peers: B, which really handshook (with a preshared key); C, with AllowedIPs but no endpoint and no
 handshake; D, with nothing. ``wgtest2`` has no key, no peer, no address and is
 down. Routes through ``wgtest0``: two as wg-quick adds them, one ``proto
 static``, the kernel's prefix route, a default route, two in table 51820 and
@@ -20,7 +20,8 @@ import pytest
 from ansible_collections.meshconnect.mesh.plugins.module_utils.mesh_live import (
     CommandFailed, LiveError, counted_route, counted_routes, interface_link, interface_routes, ip_json,
     ip_json_or_none, ipv4_addr_info, ipv4_cidrs, is_up, link_kinds, parse_endpoints, parse_handshakes, parse_json,
-    parse_listen_port, parse_pairs, parse_public_key, route_devices, route_source, wg_peers, wg_show,
+    parse_listen_port, parse_pairs, parse_public_key, route_devices, route_source, wg_peers, wg_preshared_keys,
+    wg_show,
 )
 
 FIXTURES = os.path.join(os.path.dirname(os.path.abspath(__file__)), 'fixtures')
@@ -30,6 +31,7 @@ PEER_B = 'XG9rCCOQB+iDxpqzo/P8SblFxFYwv1uC6sZ+XeCzAGU='
 PEER_C = 'H3qgeOLrwd2izdbRO+KWSqkouc+9K4xfR0lCZfTF634='
 PEER_D = 'mfwWQ/HWiaLIqiJJCiRu15inym9OZCdkPyLXvz97n04='
 HANDSHAKE_B = 1796215337
+PSK_B = 'lV7fRFpDJG/LjmtVhbJ5A7CE4KxKOd8+0mLZVxzNhI8='  # wg genpsk, for the fixture only
 ROUTES_WGTEST0 = {'10.20.0.0/24', '10.30.0.0/16', '100.66.0.9/32'}
 
 # argv (with the binaries as 'ip' and 'wg') -> fixture printed by that very command.
@@ -46,7 +48,7 @@ for _iface in ('wgtest0', 'wgtest2'):
     COMMANDS[('ip', '-j', '-4', 'route', 'show', 'dev', _iface)] = 'ip-4-route-show-dev-%s.json' % _iface
     COMMANDS[('ip', '-j', 'link', 'show', 'dev', _iface)] = 'ip-link-show-dev-%s.json' % _iface
     for _what in ('public-key', 'listen-port', 'allowed-ips', 'endpoints', 'persistent-keepalive',
-                  'latest-handshakes'):
+                  'latest-handshakes', 'preshared-keys'):
         COMMANDS[('wg', 'show', _iface, _what)] = 'wg-show-%s-%s.txt' % (_iface, _what)
 # Commands that failed, with what they printed on stderr.
 FAILED = {'ip': 'ip-4-addr-show-dev-mlmissing0.err', 'wg': 'wg-show-mlmissing0-public-key.err'}
@@ -244,6 +246,11 @@ def test_peers():
     assert wg_peers(Host(), 'wg', 'wgtest2') == {}
 
 
+def test_preshared_keys():
+    assert wg_preshared_keys(Host(), 'wg', 'wgtest0') == {PEER_B: PSK_B, PEER_C: None, PEER_D: None}
+    assert wg_preshared_keys(Host(), 'wg', 'wgtest2') == {}
+
+
 def test_wg_on_a_missing_interface():
     with pytest.raises(CommandFailed) as caught:
         wg_show(Host(), 'wg', 'mlmissing0', 'public-key')
@@ -308,7 +315,12 @@ def test_wg_sync_and_agent_state_count_the_same_routes():
     assert sorted(live['routes']) == agent_state.read_interface(Host(), 'ip', 'wg', 'wgtest0')['routes']
     assert live['link'] == {'mtu': 1380, 'addresses': ['100.65.0.1/22']}
     assert live['port'] == '51820' and live['public_key'] == OWN
-    assert live['peers'] == wg_peers(Host(), 'wg', 'wgtest0')
+    # wg_sync also reads the preshared keys (to compare them; B has one, C and D none).
+    peers = wg_peers(Host(), 'wg', 'wgtest0')
+    assert set(live['peers']) == set(peers)
+    for key, peer in live['peers'].items():
+        assert dict(peer, psk=None) == dict(peers[key], psk=None)
+    assert live['peers'][PEER_B]['psk'] == PSK_B and live['peers'][PEER_C]['psk'] is None
     # Table = off: routes are not read at all.
     host = Host()
     assert wg_sync.read_live(host, 'ip', 'wg', 'wgtest0', routes=False)['routes'] == set()
