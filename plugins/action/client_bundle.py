@@ -20,6 +20,7 @@ from ansible_collections.meshconnect.mesh.plugins.module_utils.mesh_keys import 
 from ansible_collections.meshconnect.mesh.plugins.module_utils.mesh_model_access import file_stem
 from ansible_collections.meshconnect.mesh.plugins.module_utils.mesh_plans import user_plans
 from ansible_collections.meshconnect.mesh.plugins.plugin_utils.mesh_action import fail, lock_timeout
+from ansible_collections.meshconnect.mesh.plugins.plugin_utils.mesh_vault import vault_codec
 
 try:
     import segno
@@ -100,11 +101,12 @@ class ActionModule(ActionBase):
 
         # Every key file is read before anything is written: a damaged one stops the run with nothing changed.
         private_keys, damaged = {}, []
+        codec = vault_codec(self._loader)
         for name in sorted(plan['users']):
             path = key_path(args['keys_dir'], name)
             if not plan['users'][name]['expired'] and os.path.lexists(path):
                 try:
-                    private_keys[name] = read_private_key(path, name)
+                    private_keys[name] = read_private_key(path, name, codec)
                 except KeyFileError as exc:
                     damaged.append(str(exc))
         if damaged:

@@ -12,7 +12,7 @@ from ansible_collections.meshconnect.mesh.plugins.module_utils import mesh_state
 from ansible_collections.meshconnect.mesh.plugins.module_utils.mesh_compile import compile_mesh, snapshot
 from ansible_collections.meshconnect.mesh.plugins.module_utils.mesh_errors import MeshError
 from ansible_collections.meshconnect.mesh.plugins.module_utils.mesh_keys import (
-    KeyFileError, key_path, load_public_key, new_key_pair, write_private_key,
+    KeyFileError, is_encrypted, key_path, load_public_key, new_key_pair, read_private_key, write_private_key,
 )
 from ansible_collections.meshconnect.mesh.plugins.module_utils.mesh_pins import check_accepted, key_changes
 from ansible_collections.meshconnect.mesh.plugins.module_utils.mesh_psk import MIN_SECRET, secret_problem
@@ -20,6 +20,7 @@ from ansible_collections.meshconnect.mesh.plugins.module_utils.mesh_schema impor
     MAX_EXPANDED, check_facts, expanded_size, shape_and_clean,
 )
 from ansible_collections.meshconnect.mesh.plugins.plugin_utils.mesh_action import fail, lock_timeout, play_var
+from ansible_collections.meshconnect.mesh.plugins.plugin_utils.mesh_vault import vault_codec
 
 ARGUMENT_SPEC = {
     'agents_group': {'type': 'str', 'default': 'meshconnect_agents'},
@@ -176,24 +177,38 @@ class ActionModule(ActionBase):
                                   % (path, old, 'it would be put back to' if check_mode else 'put back to', new))
 
         new_keys = {}   # device -> (private, public): written only once the inventory compiles
+        plain = []      # devices whose key file older versions wrote in plain text: encrypted once it compiles
         damaged = []
+        codec = vault_codec(self._loader)
 
         def with_key(peer, entry):
-            """``entry`` (a user or a device) with the public key of the controller's key pair for ``peer``."""
-            if entry.get('public_key') is not None:
+            """``entry`` (a user or a device) with the public key of the controller's key pair for ``peer``,
+            for the devices that ask the controller for one (generate_key)."""
+            if entry.get('public_key') is not None or not entry.get('generate_key'):
                 return entry
             entry = dict(entry)
+            path = key_path(keys_dir, peer)
             try:
-                public = load_public_key(keys_dir, peer)
+                public = load_public_key(keys_dir, peer, codec)
             except KeyFileError as exc:
                 damaged.append(str(exc))
                 public = None
+            if public is not None and not is_encrypted(path):
+                plain.append(peer)
             if public is None and peer in new_keys:
                 public = new_keys[peer][1]
             if public is None and args['generate_user_keys'] and not check_mode and not damaged:
+                if codec is None:
+                    damaged.append("user '%s': generate_key needs a vault password, to keep the key pair the "
+                                   "controller makes encrypted. Fix: run with --vault-id (or --ask-vault-pass, or "
+                                   "ANSIBLE_VAULT_IDENTITY_LIST), or give the device its own public_key." % peer)
+                    return entry
                 new_keys[peer] = new_key_pair()
                 public = new_keys[peer][1]
-            entry['public_key'] = public
+            if public is not None:
+                # The controller's key pair is the device's key now (the compiler sees a device with its key).
+                entry['public_key'] = public
+                del entry['generate_key']
             return entry
 
         users = []
@@ -246,8 +261,19 @@ class ActionModule(ActionBase):
                 state.write_json(lease_path, compiled['lease_state'])
                 written.append(lease_path)
         for name, (private, _public) in sorted(new_keys.items()):
-            write_private_key(keys_dir, name, private)
+            write_private_key(keys_dir, name, private, codec)
             written.append(key_path(keys_dir, name))
+        for name in plain:
+            path = key_path(keys_dir, name)
+            if codec is None or check_mode:
+                self._display.warning('%s holds the private key of %s in plain text; %s' % (
+                    path, name, 'a run without --check encrypts it' if codec else
+                    'run with a vault password (--vault-id) to have it encrypted'))
+                continue
+            write_private_key(keys_dir, name, read_private_key(path, name), codec, replace=True)
+            written.append(path)
+            self._display.warning('%s held the private key of %s in plain text; it is encrypted now (Ansible '
+                                  'Vault, id %s)' % (path, name, codec.vault_id))
         recorded = snapshot(compiled)
         if args['record'] and not check_mode:
             if args['record_snapshot'] and state.write_json(snapshot_path, recorded):

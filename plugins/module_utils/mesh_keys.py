@@ -1,11 +1,16 @@
 # -*- coding: utf-8 -*-
 # Copyright (c) 2026 MeshConnect
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
-"""WireGuard key pairs for users whose inventory entry has no public key.
+"""WireGuard key pairs the controller makes for devices that ask for one (``generate_key: true``).
 
 Keys are Curve25519 (X25519) pairs in base64, as ``wg genkey``/``wg pubkey``
-write them.  Private keys go straight to a 0600 file in a 0700 directory and
-are never returned to callers except through ``read_private_key``.
+write them.  A private key is stored only encrypted: ``write_private_key``
+takes a codec (``encrypt``/``decrypt`` of text, Ansible Vault on the
+controller, see ``plugin_utils/mesh_vault``) and writes what it returns to a
+0600 file in a 0700 directory.  Keys are never returned to callers except
+through ``read_private_key``, which opens an encrypted file with the codec
+and still reads a plain one (written by older versions; ``is_encrypted``
+tells them apart, so that the caller can encrypt it).
 """
 
 import base64
@@ -13,7 +18,7 @@ import os
 import stat
 
 from ansible_collections.meshconnect.mesh.plugins.module_utils.mesh_model_access import file_stem
-from ansible_collections.meshconnect.mesh.plugins.module_utils.mesh_state import create_atomic
+from ansible_collections.meshconnect.mesh.plugins.module_utils.mesh_state import create_atomic, write_atomic
 
 try:
     from cryptography.hazmat.primitives import serialization
@@ -36,13 +41,25 @@ class KeyFileError(Exception):
     """A user's key file exists but holds no usable private key; the message
     names the user and the file and says how to recover."""
 
-    def __init__(self, user, path, why):
+    def __init__(self, user, path, why, message=None):
         self.user = user
         self.path = path
-        super(KeyFileError, self).__init__(
+        super(KeyFileError, self).__init__(message or (
             "user '%s': the key file %s is damaged (%s). Fix: restore it from a backup; or remove it to have a "
             "new key pair made on the next run, which changes the user's key: the user then needs the new "
-            "bundle." % (user, path, why))
+            "bundle." % (user, path, why)))
+
+
+class KeyLockedError(KeyFileError):
+    """A key file is encrypted and this run cannot open it."""
+
+    def __init__(self, user, path, why):
+        super(KeyLockedError, self).__init__(user, path, why, message=(
+            "user '%s': the key file %s is encrypted with Ansible Vault and %s. Fix: run with the vault "
+            "password it was written with (--vault-id or --ask-vault-pass)." % (user, path, why)))
+
+
+VAULT_HEADER = '$ANSIBLE_VAULT;'
 
 
 def decode_private(text):
@@ -79,32 +96,54 @@ def key_path(keys_dir, user):
     return os.path.join(keys_dir, '%s.key' % file_stem(user))
 
 
-def load_public_key(keys_dir, user):
+def load_public_key(keys_dir, user, codec=None):
     """Public key of an existing private key file, or None when there is none.
 
-    Raises KeyFileError (naming the user and the file) when the file is damaged.
+    Raises KeyFileError (naming the user and the file) when the file is damaged, KeyLockedError when it is
+    encrypted and ``codec`` cannot open it.
     """
     path = key_path(keys_dir, user)
     if not os.path.lexists(path):
         return None
-    return public_from_private(read_private_key(path, user))
+    return public_from_private(read_private_key(path, user, codec))
 
 
-def read_private_key(path, user):
-    """The base64 private key in ``path``; KeyFileError names ``user`` and the file when it is
-    unreadable or holds anything but one WireGuard private key."""
+def _read_text(path, user):
     try:
         info = os.lstat(path)
         if not stat.S_ISREG(info.st_mode):
             raise KeyFileError(user, path, 'it is not a regular file (a link, a directory, a pipe, ...)')
         with open(path, 'rb') as handle:
-            data = handle.read(4096)
+            data = handle.read(65536)
     except (IOError, OSError) as exc:
         raise KeyFileError(user, path, 'it cannot be read: %s' % (exc.strerror or exc))
     try:
-        text = data.decode('ascii').strip()
+        return data.decode('ascii').strip()
     except UnicodeDecodeError:
         raise KeyFileError(user, path, 'it is not text')
+
+
+def is_encrypted(path):
+    """Whether the key file ``path`` is encrypted (False for one that cannot be read: reading it says why)."""
+    try:
+        with open(path, 'rb') as handle:
+            return handle.read(len(VAULT_HEADER)) == VAULT_HEADER.encode('ascii')
+    except (IOError, OSError):
+        return False
+
+
+def read_private_key(path, user, codec=None):
+    """The base64 private key in ``path``, opened with ``codec`` when it is encrypted; KeyFileError names
+    ``user`` and the file when it is unreadable or holds anything but one WireGuard private key, KeyLockedError
+    when it is encrypted and cannot be opened."""
+    text = _read_text(path, user)
+    if text.startswith(VAULT_HEADER):
+        if codec is None:
+            raise KeyLockedError(user, path, 'this run has no vault password')
+        try:
+            text = codec.decrypt(text).strip()
+        except ValueError as exc:
+            raise KeyLockedError(user, path, 'no vault password of this run opens it (%s)' % exc)
     try:
         decode_private(text)
     except ValueError as exc:
@@ -121,8 +160,11 @@ def new_key_pair():
             base64.b64encode(_raw_public(key)).decode('ascii'))
 
 
-def write_private_key(keys_dir, user, private_b64):
-    """Create ``<keys_dir>/<user>.key`` (0600, in a 0700 directory), whole or
-    not at all; never overwrite one (OSError EEXIST)."""
+def write_private_key(keys_dir, user, private_b64, codec, replace=False):
+    """Write ``<keys_dir>/<user>.key`` (0600, in a 0700 directory) encrypted with ``codec``, whole or not at all;
+    never overwrite one (OSError EEXIST) unless ``replace`` (to encrypt a plain one)."""
+    if codec is None:
+        raise ValueError('a private key is only ever stored encrypted')
     ensure_key_dir(keys_dir)
-    create_atomic(key_path(keys_dir, user), (private_b64 + '\n').encode('ascii'), 0o600)
+    data = (codec.encrypt(private_b64).strip() + '\n').encode('ascii')
+    (write_atomic if replace else create_atomic)(key_path(keys_dir, user), data, 0o600)

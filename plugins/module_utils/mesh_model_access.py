@@ -327,9 +327,10 @@ def _user_devices(problems, item, name, entry):
     devices = entry.get('devices')
     if not devices:
         return [(name, item, entry)]
-    if entry.get('public_key') is not None:
-        problems.error(item, 'has devices and a public_key of its own; a key belongs to one device.',
-                       'move public_key to the device it belongs to.')
+    for field in ('public_key', 'generate_key'):
+        if entry.get(field):
+            problems.error(item, 'has devices and a %s of its own; a key belongs to one device.' % field,
+                           'move %s to the device it belongs to.' % field)
     peers, seen = [], set()
     for device in devices:
         peer = '%s/%s' % (name, device['name'])
@@ -357,18 +358,27 @@ def load_users(problems, raw, today):
         groups = sorted(set(entry.get('groups') or []))
         for peer, peer_item, source in _user_devices(problems, item, name, entry):
             key = source.get('public_key')
+            generate = bool(source.get('generate_key'))
+            revoked = bool(entry.get('revoked') or source.get('revoked'))
             if key is not None and not validate_public_key(key):
                 problems.error(peer_item, 'public_key is not a WireGuard public key (44 base64 characters).',
-                               'paste the output of `wg pubkey` on the device, or omit it to have a key pair '
-                               'generated.')
+                               'paste the output of `wg pubkey` on the device.')
                 key = None
+            elif key is not None and generate:
+                problems.error(peer_item, 'has a public_key and generate_key: true; its key is made on the device '
+                               'or by the controller, not both.',
+                               'keep public_key (the device keeps its private key) or remove it.')
+            elif key is None and not generate and not revoked:
+                problems.error(peer_item, 'has no public_key.',
+                               'paste the public key the device made (`wg pubkey`; see docs/operations.md, '
+                               'Onboarding a device), or set generate_key: true to have the controller make a key '
+                               'pair and keep it encrypted with Ansible Vault.')
             # mesh_schema let only real dates and times, and YYYY-MM-DD or ISO 8601 texts through.
             expires = None
             for holder in (entry, source) if source is not entry else (entry,):
                 if holder.get('expires') is not None:
                     expires = _earliest(expires, parse_expires(holder['expires']))
-            user = User(peer, groups, key, expires, person=name,
-                        revoked=bool(entry.get('revoked') or source.get('revoked')))
+            user = User(peer, groups, key, expires, person=name, revoked=revoked)
             if expires is not None:
                 end = expiry_end(expires)
                 user.expires_at = int((end - EPOCH).total_seconds())

@@ -253,6 +253,7 @@ LINK = Mapping({
 DEVICE = Mapping({
     'name': Name(),
     'public_key': Nullable(Str(64)),
+    'generate_key': Bool(),
     'expires': Nullable(Date()),
     'revoked': Bool(),
     'description': Nullable(Str()),
@@ -263,6 +264,7 @@ USER = Mapping({
     'groups': Nullable(Seq(Name())),
     'devices': Nullable(Seq(DEVICE, 'device')),
     'public_key': Nullable(Str(64)),
+    'generate_key': Bool(),
     'expires': Nullable(Date()),
     'revoked': Bool(),
     'email': Nullable(Str(254)),

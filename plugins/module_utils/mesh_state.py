@@ -9,7 +9,7 @@ reads every visible file of an inventory directory as inventory.
     leases.json   overlay leases (commit it; review it)
     facts.json    what agents reported last (public keys, interfaces)
     plan.json     the reachability snapshot of the last applied run
-    keys/         private keys generated for users (0700, files 0600; never commit)
+    keys/         private keys the controller made (generate_key), Vault-encrypted (0700, files 0600; never commit)
     bundles/      client bundles written by users.yml (0700, files 0600)
     .gitignore    keeps keys/, bundles/ and the lock out of version control
     .lock         taken by every run that reads or writes the state

@@ -23,7 +23,8 @@ description:
     and keeps every other lookup with the local resolvers. It has the same interface name as C(NAME.conf) and no
     QR code.
   - The directory is created with mode C(0700) and every file with mode C(0600). Private keys generated on the
-    controller are read from O(keys_dir) and go only into those files; they are never in the result, the diff
+    controller are read from O(keys_dir) (opened with the run's Ansible Vault password) and go only into those
+    files; they are never in the result, the diff
     (which shows them redacted), or the log.
   - A user whose inventory entry has its own O(ignore:public_key) gets a configuration without the private key
     (the device holds it) and no QR code. Expired and revoked devices get no bundle; with O(prune), files of users that are

@@ -67,7 +67,11 @@ options:
     type: bool
     default: true
   generate_user_keys:
-    description: Generate a key pair on the controller for users that have no O(ignore:public_key).
+    description:
+      - Make a key pair on the controller for the devices that ask for one (C(generate_key) in
+        C(meshconnect_users)) and have none yet. The private key is stored encrypted with Ansible Vault, with the
+        run's vault password; without one the run fails before anything is written. A plain key file of an older
+        version is encrypted in place (not in check mode).
     type: bool
     default: true
   today:

@@ -5,6 +5,7 @@
 mesh_plan reads it, and a generated one of 50 sites, 200 users in 12 access
 classes and 30 links."""
 
+import base64
 import json
 import os
 import random
@@ -51,7 +52,8 @@ def generated_inventory(n_sites=50, n_users=200, n_classes=12, n_links=30):
     links = [{'name': 'link%02d' % j, 'sites': dict((member, ['lan']) for member in
                                                     rng.sample(names, 3 if j % 4 == 0 else 2))}
              for j in range(n_links)]
-    users = [{'name': 'user%03d' % u, 'groups': ['team%02d' % (u % n_classes)]} for u in range(n_users)]
+    users = [{'name': 'user%03d' % u, 'groups': ['team%02d' % (u % n_classes)],
+              'public_key': base64.b64encode(u.to_bytes(2, 'big') * 16).decode()} for u in range(n_users)]
     policies = [{'name': 'team%02d' % c, 'groups': ['team%02d' % c],
                  'allow': [site if rng.random() < 0.5 else site + ':svc0' for site in rng.sample(names, rng.randint(1, 4))]}
                 for c in range(n_classes)]

@@ -28,6 +28,7 @@ from ansible_collections.meshconnect.mesh.plugins.module_utils import mesh_state
 HERE = os.path.dirname(os.path.abspath(__file__))
 REPO = os.path.dirname(os.path.dirname(HERE))
 PLAYBOOKS = os.path.join(REPO, 'playbooks')
+VAULT_PASSWORD_FILE = os.path.join(HERE, 'vault-password')
 COLLECTIONS_ROOT = None     # set by conftest.py
 
 # Fixed, valid WireGuard public keys (32 bytes in base64), for users that must not get a generated key.
@@ -64,8 +65,8 @@ BASE = {
         {'name': 'hq-branch', 'sites': {'hq': ['lan'], 'branch': ['lan']}},
     ],
     'users': [
-        {'name': 'alice', 'groups': ['admins']},
-        {'name': 'bob', 'groups': ['developers']},
+        {'name': 'alice', 'groups': ['admins'], 'generate_key': True},
+        {'name': 'bob', 'groups': ['developers'], 'generate_key': True},
         {'name': 'carol', 'groups': ['developers'], 'public_key': CAROL_KEY},
     ],
     'policies': [
@@ -199,9 +200,12 @@ def run_playbook(workdir, inventory_dir, playbook, *extra, **kwargs):
         'ANSIBLE_REMOTE_TMP': os.path.join(workdir, '.ansible-remote-tmp'),
         'ANSIBLE_NOCOLOR': '1',
         'ANSIBLE_FORCE_COLOR': '0',
+        # The controller keeps the keys it makes (generate_key) encrypted with this (test-only) vault password.
+        'ANSIBLE_VAULT_PASSWORD_FILE': VAULT_PASSWORD_FILE,
         'PYTHONDONTWRITEBYTECODE': '1',
     })
     env.update(kwargs.pop('env', {}))
+    env = dict((k, v) for k, v in env.items() if v is not None)     # None: leave the variable unset
     assert not kwargs, 'unknown arguments %r' % kwargs
     args = [executable, '-i', inventory_dir, playbook] + list(extra)
     proc = subprocess.run(args, cwd=workdir, env=env, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
@@ -240,3 +244,13 @@ def write_playbook(path, text):
     with open(path, 'w') as handle:
         handle.write(text)
     return path
+
+
+def open_key_file(path):
+    """The private key in a key file the controller wrote, opened with the tests' vault password."""
+    from ansible.parsing.vault import VaultLib, VaultSecret
+    with open(VAULT_PASSWORD_FILE, 'rb') as handle:
+        secret = VaultSecret(handle.read().strip())
+    with open(path, 'rb') as handle:
+        data = handle.read()
+    return VaultLib([('default', secret)]).decrypt(data).decode('ascii').strip()

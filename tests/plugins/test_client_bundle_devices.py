@@ -16,7 +16,7 @@ PHONE_KEY = 'UGhvbmVQaG9uZVBob25lUGhvbmVQaG9uZVBob25lUCE='
 def _inventory(phone_revoked=False):
     inv = inventory()
     inv['users'][0] = {'name': 'alice', 'groups': ['admins'], 'devices': [
-        {'name': 'laptop'},                                        # the controller makes its key pair
+        {'name': 'laptop', 'generate_key': True},                  # the controller makes its key pair
         {'name': 'phone', 'public_key': PHONE_KEY, 'revoked': phone_revoked},
     ]}
     return inv

@@ -10,6 +10,8 @@ import shutil
 import subprocess
 import tarfile
 
+import yaml
+
 from meshrun import REPO, run_playbook
 
 
@@ -30,6 +32,11 @@ def test_a_used_checkout_builds_a_tarball_without_state_keys_or_build_output(tmp
     checkout = tmp_path / 'checkout'
     _checkout(str(checkout))
     inventory = str(checkout / 'inventories' / 'example')
+    # A user whose key the controller makes (and keeps, encrypted), as an operator may add one.
+    users = checkout / 'inventories' / 'example' / 'group_vars' / 'all' / 'users.yml'
+    document = yaml.safe_load(users.read_text())
+    document['meshconnect_users'].append({'name': 'gwen', 'groups': ['admins'], 'generate_key': True})
+    users.write_text(yaml.safe_dump(document))
     # Use it: plan.yml writes leases and generated user keys, users.yml client bundles.
     for playbook in ('plan.yml', 'users.yml'):
         run = run_playbook(str(tmp_path), inventory, playbook)

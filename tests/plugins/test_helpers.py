@@ -300,7 +300,7 @@ def test_diagnose_takes_compiled_plans():
     inv['sites']['gw-lab'] = {'name': 'lab', 'behind_nat': True,
                               'resources': [{'name': 'net', 'address': '10.30.0.0/24'}]}
     inv['links'].append({'name': 'lab-hq', 'sites': {'lab': ['net'], 'hq': []}})
-    users = [dict(u, public_key=_key(i + 10)) for i, u in enumerate(inv['users'])]
+    users = [dict(u, public_key=_key(i + 10), generate_key=False) for i, u in enumerate(inv['users'])]
     inv['users'] = users
     plan = compile_mesh(inv, today=datetime.date(2026, 1, 1))['plan']
     hq, lab = plan['agents']['gw-hq'], plan['agents']['gw-lab']

@@ -15,7 +15,8 @@ import types
 import pytest
 
 from meshrun import (
-    CAROL_KEY, DAVE_KEY, inventory, mode, run_playbook, snapshot_tree, state_dir, write_inventory, write_playbook,
+    CAROL_KEY, DAVE_KEY, inventory, mode, open_key_file, run_playbook, snapshot_tree, state_dir, write_inventory,
+    write_playbook,
 )
 
 from ansible_collections.meshconnect.mesh.plugins.module_utils.mesh_compile import canonical_json, compile_mesh
@@ -42,7 +43,7 @@ def _fresh(tmp_path, inv=None):
 def _private_keys(keys_dir):
     out = {}
     for name in sorted(os.listdir(keys_dir)):
-        out[name[:-len('.key')]] = _read(os.path.join(keys_dir, name), binary=False).strip()
+        out[name[:-len('.key')]] = open_key_file(os.path.join(keys_dir, name))
     return out
 
 
@@ -117,12 +118,14 @@ def test_plan_writes_user_keys_0600_in_a_0700_dir(planned):
     assert mode(keys_dir) == 0o700
     # carol has a public key in the inventory: no key pair is made for her.
     assert sorted(os.listdir(keys_dir)) == ['alice.key', 'bob.key']
+    privates = _private_keys(keys_dir)
     for name in ('alice', 'bob'):
         path = os.path.join(keys_dir, '%s.key' % name)
         assert mode(path) == 0o600
-        private = _read(path, binary=False).strip()
-        assert len(base64.b64decode(private, validate=True)) == 32
-    privates = _private_keys(keys_dir)
+        # Encrypted with Ansible Vault (the run's vault password): the key is nowhere in plain text.
+        text = _read(path, binary=False)
+        assert text.startswith('$ANSIBLE_VAULT;1.1;AES256') and privates[name] not in text
+        assert len(base64.b64decode(privates[name], validate=True)) == 32
     assert privates['alice'] != privates['bob']
 
 
@@ -433,7 +436,8 @@ DIGESTS = '''---
 
 def test_same_inventory_gives_the_same_digest(tmp_path):
     # Every user has a public key: no random key pair enters the plan.
-    users = [dict(u, public_key=k) for u, k in zip(inventory()['users'], (ALICE_KEY, BOB_KEY, CAROL_KEY))]
+    users = [dict(u, public_key=k, generate_key=False)
+             for u, k in zip(inventory()['users'], (ALICE_KEY, BOB_KEY, CAROL_KEY))]
     source = inventory(users=users)
     work, inv = _fresh(tmp_path, source)
     playbook = write_playbook(os.path.join(work, 'digests.yml'), DIGESTS)

@@ -14,7 +14,7 @@ import time
 import pytest
 import yaml
 
-from meshrun import inventory, mode, run_playbook, snapshot_tree, state_dir, write_inventory
+from meshrun import inventory, mode, open_key_file, run_playbook, snapshot_tree, state_dir, write_inventory
 
 from ansible_collections.meshconnect.mesh.plugins.module_utils.mesh_keys import public_from_private
 
@@ -121,7 +121,7 @@ def test_concurrent_runs_with_new_users_never_fail_or_corrupt(tmp_path):
     state = state_dir(inv)
     base = inventory()
     for round_number in range(3):
-        users = base['users'] + [{'name': 'r%du%d' % (r, i), 'groups': ['developers']}
+        users = base['users'] + [{'name': 'r%du%d' % (r, i), 'groups': ['developers'], 'generate_key': True}
                                  for r in range(round_number + 1) for i in range(40)]
         write_inventory(inv, inventory(users=users))
         runs = [None, None]
@@ -143,7 +143,7 @@ def test_concurrent_runs_with_new_users_never_fail_or_corrupt(tmp_path):
         for name in names:
             if name == 'carol':
                 continue
-            key = _read(os.path.join(state, 'keys', '%s.key' % name)).decode('ascii').strip()
+            key = open_key_file(os.path.join(state, 'keys', '%s.key' % name))
             public_from_private(key)                      # whole, valid keys only
             assert mode(os.path.join(state, 'keys', '%s.key' % name)) == 0o600
         assert not [n for n in os.listdir(state) + os.listdir(os.path.join(state, 'keys')) if n.endswith('.tmp')]

@@ -185,3 +185,27 @@ def test_the_deny_log_names_the_device():
     rows = attribute(result['plan'], {'gw-hq': [{'src': phone, 'dst': '10.1.0.5', 'proto': 'tcp', 'port': 5432,
                                                  'time': 1}]})
     assert [(r['from'], r['to']) for r in rows] == [('user:alice/phone', 'hq:db')]
+
+
+@pytest.mark.parametrize('change, fragments', [
+    (lambda inv: inv['users'][1].pop('public_key'),
+     ("user 'bob'", 'has no public_key', 'generate_key: true')),
+    (lambda inv: inv['users'][0]['devices'][1].pop('public_key'),
+     ("device 'alice/phone'", 'has no public_key')),
+    (lambda inv: inv['users'][0]['devices'][1].update(generate_key=True),
+     ("device 'alice/phone'", 'public_key and generate_key')),
+    (lambda inv: inv['users'][0].update(generate_key=True),
+     ("user 'alice'", 'has devices and a generate_key')),
+])
+def test_a_key_is_given_or_asked_for(change, fragments):
+    inv = _with_devices(*TWO)
+    change(inv)
+    assert_error(inv, *fragments)
+
+
+def test_a_key_the_controller_is_to_make_is_pending_and_a_revoked_device_needs_none():
+    inv = _with_devices(TWO[0], {'name': 'phone', 'generate_key': True}, {'name': 'old', 'revoked': True})
+    result = build(inv)
+    assert 'user:alice/phone' in agent(result, 'hq')['pending_keys']
+    assert 'user/alice/old' in result['lease_state']['leases']
+    assert 'user:alice/old' not in reach(result)

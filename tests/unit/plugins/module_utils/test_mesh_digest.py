@@ -26,8 +26,8 @@ def _rich_inventory():
     """The base inventory with warnings of several kinds, tests and an expired user."""
     inv = inventory()
     inv['users'].append({'name': 'eve', 'groups': ['dev'], 'expires': '2025-12-31', 'public_key': key(5)})
-    inv['users'].append({'name': 'frank', 'groups': ['finance'], 'expires': '2026-01-15'})
-    inv['users'].append({'name': 'gina', 'groups': ['dev', 'admins']})
+    inv['users'].append({'name': 'frank', 'groups': ['finance'], 'expires': '2026-01-15', 'public_key': key(21)})
+    inv['users'].append({'name': 'gina', 'groups': ['dev', 'admins'], 'public_key': key(22)})
     # shop has reported no facts: its local resources are unknown yet (warnings).
     inv['policies'].append({'name': 'ops-local', 'users': ['gina'], 'allow': ['hq:local-eth1', 'shop:local-eth9']})
     inv['policies'].append({'name': 'late', 'users': ['frank'], 'allow': ['branch:lan', 'shop:local-eth8']})

@@ -6,7 +6,7 @@ which masquerades it to its uplink; their site grants still go to the sites
 themselves, and the internet grant never reaches the overlay, private ranges
 or the mesh's resources."""
 
-from meshcase import agent, assert_error, build, inventory, peer, reach, site
+from meshcase import agent, assert_error, build, inventory, key, peer, reach, site
 
 from ansible_collections.meshconnect.mesh.plugins.module_utils.mesh_net import address_in, parse_ip
 from ansible_collections.meshconnect.mesh.plugins.module_utils.mesh_plans import user_plan
@@ -141,7 +141,7 @@ def test_internet_grant_mistakes_are_named_with_a_fix():
 def test_a_user_granted_only_the_internet_has_one_peer_and_no_warning():
     # A user granted only the internet has a peer for the exit site and nothing else, and no warning.
     inv = _exit()
-    inv['users'].append({'name': 'erin', 'groups': ['travel']})
+    inv['users'].append({'name': 'erin', 'groups': ['travel'], 'public_key': key(23)})
     inv['policies'].append({'name': 'travel', 'groups': ['travel'], 'allow': ['internet']})
     result = build(inv)
     erin = user_plan(result['plan'], 'erin')

@@ -160,7 +160,7 @@ def generate(rng):
     groups = ['g1', 'g2', 'g3']
     users = []
     for n in range(rng.randint(1, 5)):
-        user = {'name': 'u%d' % n, 'groups': rng.sample(groups, rng.randint(0, 2))}
+        user = {'name': 'u%d' % n, 'groups': rng.sample(groups, rng.randint(0, 2)), 'public_key': key(100 + n)}
         if rng.random() < 0.5:
             user['public_key'] = key(100 + n)
         if rng.random() < 0.15:

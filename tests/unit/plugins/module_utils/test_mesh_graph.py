@@ -7,7 +7,7 @@ the real Graphviz in tests/host/test_topology.py)."""
 
 import random
 
-from meshcase import build, inventory, site
+from meshcase import build, inventory, key, site
 
 from ansible_collections.meshconnect.mesh.plugins.module_utils.mesh_graph import clean_svg, topology_dot, wrap
 
@@ -28,7 +28,7 @@ def test_wrap_never_loses_a_character_and_keeps_lines_short():
 
 def test_users_with_the_same_access_share_a_node_and_one_user_can_be_drawn_alone():
     inv = inventory()
-    inv['users'].append({'name': 'erin', 'groups': ['admins']})
+    inv['users'].append({'name': 'erin', 'groups': ['admins'], 'public_key': key(23)})
     text = _dot(inv)
     assert '"users:alice" [shape=ellipse' in text and 'label="alice, erin (2)"' in text
     assert '"users:erin"' not in text

@@ -4,7 +4,7 @@
 """The mesh's own names: served by the agents of sites with names: true, for
 the zone only, pushed to the users who can reach them."""
 
-from meshcase import agent, assert_error, build, inventory, site
+from meshcase import agent, assert_error, build, inventory, key, site
 
 from ansible_collections.meshconnect.mesh.plugins.module_utils.mesh_plans import user_plan
 
@@ -50,7 +50,7 @@ def test_the_serving_agent_is_pushed_for_the_zone_to_users_who_reach_it_only():
 def test_expired_users_and_names_that_are_not_labels_are_left_out():
     inv = _names()
     inv['users'][3]['expires'] = '2026-01-01'          # dave
-    inv['users'].append({'name': 'eve.smith', 'groups': []})
+    inv['users'].append({'name': 'eve.smith', 'groups': [], 'public_key': key(24)})
     result = build(inv)
     records = _records(result)
     assert 'dave.corp.mesh' not in records and not [n for n in records if n.startswith('eve')]
@@ -59,7 +59,7 @@ def test_expired_users_and_names_that_are_not_labels_are_left_out():
 
 def test_a_name_two_members_want_goes_to_the_site_with_a_warning():
     inv = _names()
-    inv['users'].append({'name': 'Shop', 'groups': []})
+    inv['users'].append({'name': 'Shop', 'groups': [], 'public_key': key(25)})
     result = build(inv)
     assert _records(result)['shop.corp.mesh'] == result['lease_state']['leases']['agent/shop']
     assert any('one name for two members' in w and 'user Shop (site shop has it)' in w

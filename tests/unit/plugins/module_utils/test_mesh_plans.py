@@ -176,7 +176,8 @@ def test_user_plan_fields():
 
 def test_reported_agent_keys_are_used_and_missing_ones_are_pending():
     inv = inventory()
-    del inv['users'][1]['public_key']       # bob has no key yet
+    del inv['users'][1]['public_key']       # bob's key is to be made by the controller, not yet
+    inv['users'][1]['generate_key'] = True
     facts = {'gw-hq': {'public_key': key(100)}, 'gw-shop': {'public_key': key(101)}}
     result = build(inv, facts=facts)
     hq = agent(result, 'hq')

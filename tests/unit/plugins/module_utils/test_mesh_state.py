@@ -9,12 +9,14 @@ import os
 import stat
 
 import pytest
+from ansible.parsing.vault import VaultLib, VaultSecret
 
 from ansible_collections.meshconnect.mesh.plugins.module_utils import mesh_state as state
 from ansible_collections.meshconnect.mesh.plugins.module_utils.mesh_model import validate_public_key
 
 pytest.importorskip('cryptography')
 from ansible_collections.meshconnect.mesh.plugins.module_utils import mesh_keys as keys  # noqa: E402
+from ansible_collections.meshconnect.mesh.plugins.plugin_utils.mesh_vault import VaultCodec  # noqa: E402
 
 # RFC 7748 section 6.1: Alice's X25519 private and public key.
 RFC_PRIVATE = bytes.fromhex('77076d0a7318a57d3c16c17251b26645df4c2f87ebc0992ab177fba51db92c2a')
@@ -29,14 +31,22 @@ def _mode(path):
 # keys
 
 
+def _codec(password=b'unit-test-vault-password'):
+    """Ansible Vault with one password, as mesh_plan gets it from the run."""
+    return VaultCodec(VaultLib([('default', VaultSecret(password))]))
+
+
+CODEC = _codec()
+
+
 def _generate_key(keys_dir, user):
-    """What mesh_plan does for a user without a key: the existing key's public half, else a new pair
-    written (0600, in a 0700 directory) once; returns the public key."""
+    """What mesh_plan does for a device with generate_key: the existing key's public half, else a new pair
+    written encrypted (0600, in a 0700 directory) once; returns the public key."""
     keys.ensure_key_dir(keys_dir)
-    public = keys.load_public_key(keys_dir, user)
+    public = keys.load_public_key(keys_dir, user, CODEC)
     if public is None:
         private, public = keys.new_key_pair()
-        keys.write_private_key(keys_dir, user, private)
+        keys.write_private_key(keys_dir, user, private, CODEC)
     return public
 
 
@@ -52,12 +62,31 @@ def test_generated_key_is_0600_in_a_0700_directory(tmp_path):
     assert _mode(keys_dir) == 0o700
     assert _mode(path) == 0o600
     assert validate_public_key(public)
-    private = open(path).read()
-    assert private.endswith('\n') and len(base64.b64decode(private.strip())) == 32
+    stored = open(path).read()
+    assert stored.startswith('$ANSIBLE_VAULT;1.1;AES256\n') and stored.endswith('\n')
+    private = keys.read_private_key(path, 'alice', CODEC)
+    assert len(base64.b64decode(private)) == 32 and private not in stored
     # What was returned is the public half of what was written.
-    assert keys.public_from_private(private.strip()) == public
-    assert keys.load_public_key(keys_dir, 'alice') == public
-    assert public not in private
+    assert keys.public_from_private(private) == public
+    assert keys.load_public_key(keys_dir, 'alice', CODEC) == public
+    assert public not in stored and keys.is_encrypted(path)
+
+
+def test_a_key_is_never_stored_in_plain_text(tmp_path):
+    private, _public = keys.new_key_pair()
+    with pytest.raises(ValueError):
+        keys.write_private_key(str(tmp_path), 'alice', private, None)
+    assert not os.path.exists(os.path.join(str(tmp_path), 'alice.key'))
+
+
+def test_an_encrypted_key_opens_only_with_its_password(tmp_path):
+    keys_dir = str(tmp_path / 'keys')
+    _generate_key(keys_dir, 'alice')
+    path = os.path.join(keys_dir, 'alice.key')
+    for codec, why in ((None, 'this run has no vault password'), (_codec(b'another'), 'no vault password')):
+        with pytest.raises(keys.KeyLockedError) as info:
+            keys.read_private_key(path, 'alice', codec)
+        assert why in str(info.value) and 'Fix: run with the vault password' in str(info.value)
 
 
 def test_generated_key_is_0600_whatever_the_umask(tmp_path):
@@ -96,6 +125,8 @@ def test_existing_hand_made_key_is_kept(tmp_path):
     keys_dir.mkdir()
     (keys_dir / 'dana.key').write_text(base64.b64encode(RFC_PRIVATE).decode('ascii') + '\n')
     assert _generate_key(str(keys_dir), 'dana') == base64.b64encode(RFC_PUBLIC).decode('ascii')
+    # A plain file (an older version's) is read, and known as plain, so that mesh_plan encrypts it.
+    assert not keys.is_encrypted(str(keys_dir / 'dana.key'))
 
 
 def test_every_user_gets_a_different_key(tmp_path):
