@@ -112,7 +112,7 @@ class ActionModule(ActionBase):
         if damaged:
             raise MeshError(damaged)
 
-        written, removed, diffs, without, resolved = [], [], [], [], []
+        written, removed, diffs, without, resolved, without_qr = [], [], [], [], [], []
         pending = set()
         wanted = set()
         if not check_mode:
@@ -137,17 +137,28 @@ class ActionModule(ActionBase):
                 self._write_bundle(dest, prefix + conf, client_config(user, plan['network'], private_key, True,
                                                                       preshared_secret=secret),
                                    check_mode, wanted, written, diffs)
+            code = None
             if args['qr'] and HAS_SEGNO and private_key:
+                try:
+                    code = segno.make(text, error='l', micro=False)
+                except segno.DataOverflowError:
+                    # Too large for one QR code (about 2900 bytes): the .conf is the bundle; a stale .png goes.
+                    without_qr.append(name)
+            if code is not None:
                 png = '%s.png' % file_stem(name)
                 wanted.add(png)
                 if os.path.join(dest, conf) in written or not os.path.exists(os.path.join(dest, png)):
                     written.append(os.path.join(dest, png))
                     if not check_mode:
                         buffer = io.BytesIO()
-                        segno.make(text, error='l', micro=False).save(buffer, kind='png', scale=4, border=4)
+                        code.save(buffer, kind='png', scale=4, border=4)
                         state.write_atomic(os.path.join(dest, png), buffer.getvalue(), state.PRIVATE_FILE_MODE)
+            del code
             del private_key
             pending.update(peer['site'] for peer in user['peers'] if not peer.get('public_key'))
+        if without_qr:
+            self._display.warning('no QR code for %s: the bundle is too large for one; hand over the .conf file '
+                                  '(the other bundles are not affected)' % ', '.join(without_qr))
         if pending:
             self._display.warning('sites %s have no known key yet and are left out of the bundles; run site.yml, '
                                   'then users.yml again' % ', '.join(sorted(pending)))
@@ -172,7 +183,7 @@ class ActionModule(ActionBase):
                 state.write_atomic(manifest_path, document, state.PRIVATE_FILE_MODE)
         result.update({'changed': bool(written or removed) or (bool(fixed) and not check_mode),
                        'written': written, 'removed': removed, 'without_bundle': without, 'dest': dest,
-                       'resolved': resolved,
+                       'resolved': resolved, 'without_qr': without_qr,
                        'modes_fixed': [{'path': p, 'mode': o, 'fixed_to': n} for p, o, n in fixed]})
         if self._task.diff and diffs:
             result['diff'] = diffs

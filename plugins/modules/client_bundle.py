@@ -50,7 +50,10 @@ options:
         defaults to the parent of O(keys_dir).
     type: path
   qr:
-    description: Also write QR codes (needs the Python package C(segno) on the controller).
+    description:
+      - Also write QR codes (needs the Python package C(segno) on the controller), for the bundles that hold their
+        private key. A bundle too large for one QR code gets none (see RV(without_qr)). C(users.yml) passes
+        C(meshconnect_bundle_qr).
     type: bool
     default: true
   prune:
@@ -123,6 +126,13 @@ resolved:
   description:
     - Users who have a systemd-resolved variant of their bundle, C(resolved/NAME.conf) in RV(dest) (written or
       unchanged).
+  returned: success
+  type: list
+  elements: str
+without_qr:
+  description:
+    - Devices whose bundle is too large for one QR code (about 2900 bytes, for example a user reaching about twenty
+      sites). They get the C(.conf) only, with a warning, and the other bundles are written as usual.
   returned: success
   type: list
   elements: str

@@ -65,3 +65,43 @@ def test_a_used_checkout_builds_a_tarball_without_state_keys_or_build_output(tmp
     leaked = [n for n in names if '.meshconnect' in n or n.endswith('.key') or '/keys' in n or '/bundles' in n
               or n.split('/')[0] in ('.venv', 'build')]
     assert leaked == []
+    # Only what a consumer needs: no tests, lab, Molecule, scripts or development settings.
+    with tarfile.open(str(tarball)) as archive:
+        tops = set(member.name.split('/')[0] for member in archive.getmembers() if member.isfile())
+    assert tops == CONSUMER_FILES, sorted(tops)
+
+    # A consumer installs it into an empty collections path and runs the FQCN playbooks from another directory,
+    # with no project ansible.cfg, on a copy of the example inventory.
+    consumer = tmp_path / 'consumer'
+    collections = consumer / 'collections'
+    subprocess.run([galaxy, 'collection', 'install', '--no-deps', '-p', str(collections), str(tarball)], check=True,
+                   stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=_consumer_env(consumer, collections))
+    shutil.copytree(os.path.join(REPO, 'inventories', 'example'), str(consumer / 'inventory'),
+                    ignore=shutil.ignore_patterns('.meshconnect'))
+    playbook = os.path.join(os.path.dirname(galaxy), 'ansible-playbook')
+    for fqcn in ('meshconnect.mesh.plan', 'meshconnect.mesh.users'):
+        done = subprocess.run([playbook, '-i', 'inventory', fqcn], cwd=str(consumer), env=_consumer_env(
+            consumer, collections), stdout=subprocess.PIPE, stderr=subprocess.PIPE, universal_newlines=True,
+            check=False)
+        assert done.returncode == 0, (fqcn, done.stdout[-3000:], done.stderr[-3000:])
+    # The report reads well under Ansible's default (JSON) output: a line per item, no escaped newlines.
+    report = subprocess.run([playbook, '-i', 'inventory', 'meshconnect.mesh.plan'], cwd=str(consumer),
+                            env=_consumer_env(consumer, collections), stdout=subprocess.PIPE,
+                            universal_newlines=True, check=True).stdout
+    assert '\n        "REACHABILITY (policy and links)",\n' in report and '\\n' not in report, report[-2000:]
+    bundles = consumer / 'inventory' / '.meshconnect' / 'corp' / 'bundles'
+    assert (bundles / 'bob.conf').exists() and (consumer / 'inventory' / '.meshconnect' / 'corp' / 'report.html').exists()
+    assert not (consumer / 'ansible.cfg').exists()
+
+
+CONSUMER_FILES = {'MANIFEST.json', 'FILES.json', 'README.md', 'LICENSE', 'bindep.txt', 'requirements.txt',
+                  'changelogs', 'docs', 'meta', 'playbooks', 'plugins', 'roles'}
+
+
+def _consumer_env(home, collections):
+    """A consumer's environment: no ANSIBLE_* settings of ours (no project ansible.cfg), only the installed
+    collection (and the collections the ansible package bundles)."""
+    env = dict((k, v) for k, v in os.environ.items() if not k.startswith('ANSIBLE_'))
+    env.update({'ANSIBLE_COLLECTIONS_PATH': str(collections), 'ANSIBLE_HOME': str(home / '.ansible'),
+                'ANSIBLE_NOCOLOR': '1'})
+    return env
