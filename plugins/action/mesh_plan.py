@@ -15,6 +15,7 @@ from ansible_collections.meshconnect.mesh.plugins.module_utils.mesh_keys import 
     KeyFileError, is_encrypted, key_path, load_public_key, new_key_pair, read_private_key, write_private_key,
 )
 from ansible_collections.meshconnect.mesh.plugins.module_utils.mesh_pins import check_accepted, key_changes
+from ansible_collections.meshconnect.mesh.plugins.module_utils.mesh_report import change_lines
 from ansible_collections.meshconnect.mesh.plugins.module_utils.mesh_psk import MIN_SECRET, secret_problem
 from ansible_collections.meshconnect.mesh.plugins.module_utils.mesh_schema import (
     MAX_EXPANDED, check_facts, expanded_size, shape_and_clean,
@@ -32,6 +33,7 @@ ARGUMENT_SPEC = {
     'fail_on_tests': {'type': 'bool', 'default': True},
     'generate_user_keys': {'type': 'bool', 'default': True},
     'today': {'type': 'str'},
+    'readonly': {'type': 'bool'},
     'lock_timeout': {'type': 'int'},
 }
 
@@ -122,7 +124,18 @@ class ActionModule(ActionBase):
         timeout, problem = lock_timeout(args['lock_timeout'], self._templar, task_vars)
         if problem:
             return self._fail(result, problem)
+        # Read-only state (a job on a fresh checkout of the inventory's repository): nothing is written, and a
+        # change the state needs fails the run with what to commit (see _needs_commit).
+        readonly = args['readonly']
+        if readonly is None:
+            readonly = self._var(task_vars, 'meshconnect_state_readonly')
+        readonly = bool(readonly) and str(readonly).lower() not in ('false', 'no', '0')
+        if not readonly and not state.writable(state_dir):
+            readonly = True
+            self._display.warning('%s cannot be written: the state is read-only for this run' % state_dir)
         try:
+            if readonly:    # no lock file either: readers of a read-only directory need none
+                return self._run_locked(result, args, task_vars, inventory, hosts, state_dir, True, readonly=True)
             # Runs that write (not in check mode) hold the state directory alone; readers share it.
             with state.StateLock(state_dir, exclusive=not check_mode, timeout=timeout,
                                  notify=self._display.display):
@@ -130,7 +143,7 @@ class ActionModule(ActionBase):
         except state.StateError as exc:
             return self._fail(result, str(exc))
 
-    def _run_locked(self, result, args, task_vars, inventory, hosts, state_dir, check_mode):
+    def _run_locked(self, result, args, task_vars, inventory, hosts, state_dir, check_mode, readonly=False):
         hostvars = task_vars.get('hostvars', {})
         keys_dir = os.path.join(state_dir, state.KEYS)
         live_facts = {}
@@ -178,6 +191,7 @@ class ActionModule(ActionBase):
 
         new_keys = {}   # device -> (private, public): written only once the inventory compiles
         plain = []      # devices whose key file older versions wrote in plain text: encrypted once it compiles
+        needed = []     # what a read-only run would have to write (see _needs_commit)
         damaged = []
         codec = vault_codec(self._loader)
 
@@ -197,6 +211,9 @@ class ActionModule(ActionBase):
                 plain.append(peer)
             if public is None and peer in new_keys:
                 public = new_keys[peer][1]
+            if public is None and readonly:
+                needed.append('%s needs the key pair the controller makes (generate_key), which a read-only run '
+                              'cannot write; better, give the device its own public_key' % peer)
             if public is None and args['generate_user_keys'] and not check_mode and not damaged:
                 if codec is None:
                     damaged.append("user '%s': generate_key needs a vault password, to keep the key pair the "
@@ -250,6 +267,10 @@ class ActionModule(ActionBase):
             result.update({'report': report, 'state_dir': state_dir, 'written': []})
             return self._fail(result, 'policy tests failed:\n' + '\n'.join(lines))
 
+        if readonly:
+            failed = self._needs_commit(result, report, needed, state_dir, lease_state, compiled['lease_state'])
+            if failed:
+                return failed
         if not check_mode and state.ensure_gitignore(state_dir):
             written.append(os.path.join(state_dir, state.GITIGNORE))
         diffs = []
@@ -293,6 +314,7 @@ class ActionModule(ActionBase):
             'snapshot_file': snapshot_path,
             'previous_digest': previous['digest'] if previous is not None else '',
             'state_dir': state_dir,
+            'readonly': readonly,
             'written': written,
             'modes_fixed': [{'path': path, 'mode': old, 'fixed_to': new} for path, old, new in fixed],
         })
@@ -329,6 +351,29 @@ class ActionModule(ActionBase):
             'report_file': os.path.abspath(os.path.expanduser(report)) if report else os.path.join(
                 state_dir, 'report.html'),
         }
+
+    def _needs_commit(self, result, report, needed, state_dir, before, after):
+        """In a read-only run, the failure that names every change the state needs (new or released leases,
+        first pins of agent keys, key pairs to make), or None when it needs none."""
+        changes = list(needed)
+        if before != after:
+            changes.extend(line for line in change_lines(report) if line.startswith('lease '))
+            if not [line for line in changes if line.startswith('lease ')]:
+                changes.append('%s changes (its released addresses)' % state.LEASES)
+        changes.extend(line for line in change_lines(report) if line.startswith(('agent key pinned', 'agent key CHANGED')))
+        if not changes:
+            return None
+        result['readonly'] = True
+        result['needed_changes'] = changes
+        if before != after:
+            result['diff'] = [{'before_header': os.path.join(state_dir, state.LEASES),
+                               'after_header': os.path.join(state_dir, state.LEASES),
+                               'before': state.dumps(before) if before is not None else '',
+                               'after': state.dumps(after)}]
+        return self._fail(result, 'the state in %s is read-only for this run, and the inventory needs changes to '
+                          'it:\n%s\nFix: run meshconnect.mesh.plan (or site.yml) on the inventory where the state '
+                          'can be written (its repository), review the change to the state directory as a diff, '
+                          'commit it, and run this job again.' % (state_dir, '\n'.join('  - ' + c for c in changes)))
 
     def _var(self, task_vars, name):
         return play_var(self._templar, task_vars, name)

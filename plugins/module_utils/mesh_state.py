@@ -181,6 +181,23 @@ def has_state(state_dir):
     return any(os.path.exists(os.path.join(state_dir, name)) for name in (LEASES,) + STATE_FILES)
 
 
+def writable(state_dir):
+    """Whether this run can write the state directory (or create it): False on a read-only file system or
+    without the permission (root writes wherever the file system lets it)."""
+    path = state_dir
+    while not os.path.exists(path):
+        parent = os.path.dirname(path)
+        if parent == path:
+            return False
+        path = parent
+    if not os.path.isdir(path) or not os.access(path, os.W_OK | os.X_OK):
+        return False
+    try:
+        return not os.statvfs(path).f_flag & os.ST_RDONLY
+    except (OSError, AttributeError):
+        return True
+
+
 def check_complete(state_dir):
     """Raise StateError when the directory holds state but no leases.json."""
     if has_state(state_dir) and not os.path.exists(os.path.join(state_dir, LEASES)):

@@ -74,6 +74,15 @@ options:
         version is encrypted in place (not in check mode).
     type: bool
     default: true
+  readonly:
+    description:
+      - Treat the state directory as read-only (a job on a fresh checkout of the inventory's repository, where the
+        state is committed) and write nothing there. A run that needs a change to the state (a new or released
+        lease, the first pin or an accepted change of an agent key, a key pair to make for C(generate_key)) fails
+        before anything is written, listing each change (RV(needed_changes)) and the leases diff, so that the
+        change is made by a run where the state can be written, reviewed as a diff and committed.
+      - Defaults to C(meshconnect_state_readonly), and is on by itself when the state directory cannot be written.
+    type: bool
   today:
     description: Date (YYYY-MM-DD, its start in UTC) used to decide which users expired; defaults to now (UTC).
     type: str
@@ -117,6 +126,15 @@ EXAMPLES = r'''
 '''
 
 RETURN = r'''
+readonly:
+  description: Whether the state was read-only for this run (nothing was written to it).
+  returned: success
+  type: bool
+needed_changes:
+  description: In a read-only run that failed, the changes the state needs, one line each.
+  returned: failure
+  type: list
+  elements: str
 plan:
   description:
     - The plans, grown with distinct access rather than users times sites. Give an agent's whole plan to the
