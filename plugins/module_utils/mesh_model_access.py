@@ -57,11 +57,6 @@ class User:
         self.expired = revoked      # left out of every configuration: revoked, or past its expiry
 
     @property
-    def device(self):
-        """The device's own name (``laptop``), or None for a user listed without devices."""
-        return self.name.partition('/')[2] or None
-
-    @property
     def inactive_reason(self):
         """Why the device is left out (``revoked``, ``expired on 2026-12-31``), or None when it is active."""
         if self.revoked:
@@ -75,14 +70,6 @@ def file_stem(name):
     """The file name (without suffix) of a device's bundle and key: ``alice`` or ``alice=laptop`` ('=' is in no
     name, and wg-quick accepts it in an interface name)."""
     return name.replace('/', '=')
-
-
-def persons_of(users):
-    """user name -> [its devices' peer names], from ``users`` (peer name -> User)."""
-    persons = {}
-    for user in users.values():
-        persons.setdefault(user.person, []).append(user.name)
-    return persons
 
 
 class Grant:
