@@ -137,23 +137,26 @@ class ActionModule(ActionBase):
                 self._write_bundle(dest, prefix + conf, client_config(user, plan['network'], private_key, True,
                                                                       preshared_secret=secret),
                                    check_mode, wanted, written, diffs)
-            code = None
             if args['qr'] and HAS_SEGNO and private_key:
-                try:
-                    code = segno.make(text, error='l', micro=False)
-                except segno.DataOverflowError:
-                    # Too large for one QR code (about 2900 bytes): the .conf is the bundle; a stale .png goes.
-                    without_qr.append(name)
-            if code is not None:
                 png = '%s.png' % file_stem(name)
-                wanted.add(png)
-                if os.path.join(dest, conf) in written or not os.path.exists(os.path.join(dest, png)):
-                    written.append(os.path.join(dest, png))
-                    if not check_mode:
-                        buffer = io.BytesIO()
-                        code.save(buffer, kind='png', scale=4, border=4)
-                        state.write_atomic(os.path.join(dest, png), buffer.getvalue(), state.PRIVATE_FILE_MODE)
-            del code
+                if os.path.join(dest, conf) not in written and os.path.exists(os.path.join(dest, png)):
+                    wanted.add(png)     # made from this very bundle: it fits
+                else:
+                    try:
+                        code = segno.make(text, error='l', micro=False)
+                    except segno.DataOverflowError:
+                        # Too large for one QR code (about 2900 bytes): the .conf is the bundle; a stale .png goes.
+                        code = None
+                        without_qr.append(name)
+                    if code is not None:
+                        wanted.add(png)
+                        written.append(os.path.join(dest, png))
+                        if not check_mode:
+                            buffer = io.BytesIO()
+                            code.save(buffer, kind='png', scale=4, border=4)
+                            state.write_atomic(os.path.join(dest, png), buffer.getvalue(),
+                                               state.PRIVATE_FILE_MODE)
+                    del code
             del private_key
             pending.update(peer['site'] for peer in user['peers'] if not peer.get('public_key'))
         if without_qr:
