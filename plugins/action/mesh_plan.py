@@ -101,13 +101,13 @@ class ActionModule(ActionBase):
 
         # Preshared keys: the secret is only checked here (never returned); the plan says whether it is used.
         secret = self._var(task_vars, 'meshconnect_preshared_key_secret')
-        problem = secret_problem(secret) if secret is not None and secret != '' else None
+        preshared = secret not in (None, '')
+        problem = secret_problem(secret) if preshared else None
         del secret
         if problem:
-            msg = ('the mesh inventory has 1 error:\n  - meshconnect_preshared_key_secret %s. Fix: set it to a '
-                   'random text of at least %d characters in Ansible Vault, or leave it out (no preshared keys).'
-                   % (problem, MIN_SECRET))
-            return self._fail(result, msg, errors=[msg])
+            errors = ['meshconnect_preshared_key_secret %s. Fix: set it to a random text of at least %d characters '
+                      'in Ansible Vault, or leave it out (no preshared keys).' % (problem, MIN_SECRET)]
+            return self._fail(result, str(MeshError(errors)), errors=errors)
 
         inventory_dir = task_vars.get('inventory_dir') or task_vars.get('playbook_dir') or os.getcwd()
         if hosts and 'inventory_dir' in hostvars[hosts[0]]:
@@ -135,15 +135,18 @@ class ActionModule(ActionBase):
             self._display.warning('%s cannot be written: the state is read-only for this run' % state_dir)
         try:
             if readonly:    # no lock file either: readers of a read-only directory need none
-                return self._run_locked(result, args, task_vars, inventory, hosts, state_dir, True, readonly=True)
+                return self._run_locked(result, args, task_vars, inventory, hosts, state_dir, True, preshared,
+                                        readonly=True)
             # Runs that write (not in check mode) hold the state directory alone; readers share it.
             with state.StateLock(state_dir, exclusive=not check_mode, timeout=timeout,
                                  notify=self._display.display):
-                return self._run_locked(result, args, task_vars, inventory, hosts, state_dir, check_mode)
+                return self._run_locked(result, args, task_vars, inventory, hosts, state_dir, check_mode,
+                                        preshared)
         except state.StateError as exc:
             return self._fail(result, str(exc))
 
-    def _run_locked(self, result, args, task_vars, inventory, hosts, state_dir, check_mode, readonly=False):
+    def _run_locked(self, result, args, task_vars, inventory, hosts, state_dir, check_mode, preshared,
+                    readonly=False):
         hostvars = task_vars.get('hostvars', {})
         keys_dir = os.path.join(state_dir, state.KEYS)
         live_facts = {}
@@ -252,7 +255,7 @@ class ActionModule(ActionBase):
         except MeshError as exc:
             return self._fail(result, str(exc), errors=exc.errors)
 
-        if self._var(task_vars, 'meshconnect_preshared_key_secret') not in (None, ''):
+        if preshared:
             compiled['plan']['network']['preshared_keys'] = True     # checked above; the secret stays in Vault
         report = compiled['report']
         report['matrix'] = compiled['matrix']

@@ -11,6 +11,7 @@ import re
 
 from ansible_collections.meshconnect.mesh.plugins.module_utils import mesh_access as access
 from ansible_collections.meshconnect.mesh.plugins.module_utils.mesh_model import parse_grant
+from ansible_collections.meshconnect.mesh.plugins.module_utils.mesh_model_access import device_of
 from ansible_collections.meshconnect.mesh.plugins.module_utils.mesh_model_sites import INTERNET
 from ansible_collections.meshconnect.mesh.plugins.module_utils.mesh_net import AddressError
 from ansible_collections.meshconnect.mesh.plugins.module_utils.mesh_reach import principals_order, reached
@@ -99,7 +100,7 @@ class Explainer:
             return {'query': query, 'verdict': 'invalid',
                     'reasons': ['write the flow as "USER SITE:RESOURCE[:PROTO/PORT]", e.g. "alice hq:web:tcp/443"']}
         principal, target = parts
-        principal = self._device_of(principal)
+        principal = device_of(self.model.users, principal) or principal
         try:
             grant = parse_grant(target)
         except (ValueError, AddressError) as exc:
@@ -119,16 +120,6 @@ class Explainer:
             return self._explain_site(query, ('site', source_site, source_res or None), site, resources, grant)
         return {'query': query, 'verdict': 'invalid',
                 'reasons': ['%r is neither a user nor a site (SITE or SITE:RESOURCE)' % principal]}
-
-    def _device_of(self, principal):
-        """``principal`` itself, or for a user listed with devices its first active device (they share the
-        user's access)."""
-        if principal in self.model.users:
-            return principal
-        devices = [u for u in self.model.users.values() if u.person == principal]
-        if not devices:
-            return principal
-        return ([u for u in devices if not u.expired] or devices)[0].name
 
     def _policies_for(self, site_name, applying):
         """The policies, in inventory order, that grant something at ``site_name`` or are in ``applying``

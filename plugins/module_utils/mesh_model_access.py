@@ -302,6 +302,17 @@ def _check_link_tunnels(problems, item, sites, members, relays):
 # users
 
 
+def device_of(users, name):
+    """The peer name ``name`` stands for: itself when it is a device (or a user listed without devices), else
+    the first active device of the user ``name`` (a user's devices share its access), or None when unknown."""
+    if name in users:
+        return name
+    devices = [u for u in users.values() if u.person == name]
+    if not devices:
+        return None
+    return ([u for u in devices if not u.expired] or devices)[0].name
+
+
 def _earliest(first, second):
     """The ``expires`` of ``first`` and ``second`` (either may be None) that ends first."""
     if first is None or second is None:
@@ -483,15 +494,13 @@ def _test_principal(problems, item, entry, sites, users):
                        'write user: NAME for a remote user, or site: SITE[:RESOURCE] for traffic over links.')
         return None
     if user is not None:
-        if user in users:
-            return ('user', user)
         # A user's devices share the user's access: the test runs as the first active one.
-        devices = [u for u in users.values() if u.person == user]
-        if not devices:
+        device = device_of(users, user)
+        if device is None:
             problems.error(item, 'names unknown user %r.' % (user,),
                            'use a user from meshconnect_users, or one of its devices as USER/DEVICE.')
             return None
-        return ('user', ([u for u in devices if not u.expired] or devices)[0].name)
+        return ('user', device)
     site_name, _sep, resource = site.partition(':')
     if site_name not in sites:
         problems.error(item, 'names unknown site %r.' % (site,), 'use one of: %s.' % ', '.join(sites))
