@@ -16,7 +16,7 @@ export PYTHONDONTWRITEBYTECODE := 1
 # The lab keeps its preshared key secret in Ansible Vault; this is its (lab-only) password.
 export ANSIBLE_VAULT_IDENTITY_LIST := lab@$(CURDIR)/tests/lab/vault-password
 
-.PHONY: help venv collection docker image host-tools lab-up demo demo-down test unit host lint sanity units molecule molecule-all bench bench-lab plan clean
+.PHONY: help venv collection docker image host-tools lab-up demo demo-down test unit host lint sanity units molecule molecule-all ee compat bench bench-lab plan clean
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-14s %s\n", $$1, $$2}'
@@ -62,7 +62,7 @@ plan: venv collection ## Compile the example inventory and print the report
 	$(BIN)/ansible-playbook -i inventories/example playbooks/plan.yml
 
 unit: venv collection ## Unit tests of the compiler and plugin tests
-	$(BIN)/pytest -q tests/unit tests/plugins
+	$(BIN)/pytest -q -n auto tests/unit tests/plugins
 
 host: venv collection host-tools ## The agent's firewall and guard with real packets in network namespaces (root)
 	$(BIN)/pytest -q tests/host
@@ -83,6 +83,16 @@ molecule-all: venv collection image ## Every Molecule scenario, one after the ot
 	$(BIN)/molecule test -s default
 	$(BIN)/molecule test -s mesh
 
+$(VENV)/.ee-installed: $(VENV)/.installed requirements/ee.txt
+	$(BIN)/pip install -q --disable-pip-version-check -r requirements/ee.txt -c requirements/constraints.txt
+	touch $@
+
+ee: $(VENV)/.ee-installed collection image ## Build the execution environment (ee/) offline; run plan and users in it
+	scripts/ee-build.sh
+
+compat: venv collection ## The oldest ansible-core claimed (requires_ansible): sanity and the plugin tests
+	scripts/compat.sh
+
 bench: venv collection host-tools ## Compile synthetic inventories, load agent rulesets; print time, memory, rules
 	$(BIN)/python tests/bench/bench_compile.py
 	$(BIN)/python tests/bench/bench_nft.py
@@ -90,7 +100,7 @@ bench: venv collection host-tools ## Compile synthetic inventories, load agent r
 bench-lab: venv collection image ## Converge costs on a fresh demo lab (rebuilds it): first run, no-op re-run, live change
 	$(BIN)/python tests/bench/bench_lab.py
 
-test: unit host lint sanity units molecule-all ## Every test
+test: unit host lint sanity units compat ee molecule-all ## Every test
 	@echo "all tests passed"
 
 clean: ## Remove the virtualenv and build output

@@ -23,10 +23,12 @@ cd "$dest"
 git init -q && git add -A >/dev/null
 # ansible-test cannot bootstrap its own virtualenvs without ansible's CI file server, so
 # it runs in a virtualenv of its own where --requirements installs the pinned test tools.
-venv="$root/build/sanity-venv"
+# MESHCONNECT_ANSIBLE_CORE picks another ansible-core than the pinned one (make compat: the oldest claimed).
+core=${MESHCONNECT_ANSIBLE_CORE:-$(grep '^ansible-core==' "$root/requirements/dev.txt" | cut -d= -f3)}
+venv="$root/build/sanity-venv-$core"
 if [ ! -x "$venv/bin/ansible-test" ]; then
   python3 -m venv "$venv"
-  "$venv/bin/pip" install -q --disable-pip-version-check "$(grep '^ansible-core==' "$root/requirements/dev.txt")"
+  "$venv/bin/pip" install -q --disable-pip-version-check "ansible-core==$core"
 fi
 # ansible-test bootstraps pip in each test's virtualenv with a script from ansible's CI file
 # server; put a stand-in that installs from PyPI where it looks for its cached copy.
