@@ -29,9 +29,14 @@ SECRET = 'ee-test-preshared-key-secret-0123456789abcdef'
 WRITE = ('-e', 'meshconnect_state_readonly=false')
 
 
+def _clean_env():
+    """No ANSIBLE_* setting of this checkout (the Makefile's vault identities, ansible.cfg): as on an AWX node."""
+    return dict((k, v) for k, v in os.environ.items() if not k.startswith('ANSIBLE_'))
+
+
 def _job(private, playbook, *extra, **options):
     """One job: a container of the image, the private data dir mounted at /runner, no settings of this checkout."""
-    env = dict((k, v) for k, v in os.environ.items() if not k.startswith('ANSIBLE_'))
+    env = _clean_env()
     command = [os.path.join(BIN, 'ansible-runner'), 'run', str(private), '-p', playbook, '--container-image', IMAGE,
                '--process-isolation', '--process-isolation-executable', 'docker', '-i', playbook.split('.')[0]]
     if options.get('vault', True):
@@ -52,7 +57,8 @@ def _sync_inventory(private):
     """AWX's inventory sync (ansible-inventory --list --export): the project's inventory, read once, its
     variables kept by group, handed to jobs as a script of their own."""
     listed = subprocess.run([os.path.join(BIN, 'ansible-inventory'), '-i', str(private / 'project' / 'inventory'),
-                             '--list', '--export'], stdout=subprocess.PIPE, check=True, universal_newlines=True).stdout
+                             '--list', '--export'], stdout=subprocess.PIPE, check=True, universal_newlines=True,
+                            env=_clean_env()).stdout
     script = private / 'inventory' / 'hosts'
     script.parent.mkdir(exist_ok=True)
     script.write_text('#!/usr/bin/env python3\nimport sys\nsys.stdout.write(%r)\n' % listed)
@@ -80,7 +86,7 @@ def private(tmp_path):
     # the repository writes it with -e meshconnect_state_readonly=false (WRITE below).
     secret = subprocess.run([os.path.join(BIN, 'ansible-vault'), 'encrypt_string', '--vault-password-file',
                              VAULT_PASSWORD, SECRET, '--name', 'meshconnect_preshared_key_secret'],
-                            stdout=subprocess.PIPE, check=True, universal_newlines=True).stdout
+                            stdout=subprocess.PIPE, check=True, universal_newlines=True, env=_clean_env()).stdout
     (project / 'inventory' / 'group_vars' / 'all' / 'awx.yml').write_text(
         '---\nmeshconnect_state_dir: state/corp\nmeshconnect_state_readonly: true\n' + secret)
     shutil.copy(VAULT_PASSWORD, str(tmp_path / 'vault-password'))
