@@ -12,7 +12,8 @@ from ansible_collections.meshconnect.mesh.plugins.module_utils import mesh_state
 from ansible_collections.meshconnect.mesh.plugins.module_utils.mesh_compile import compile_mesh, snapshot
 from ansible_collections.meshconnect.mesh.plugins.module_utils.mesh_errors import MeshError
 from ansible_collections.meshconnect.mesh.plugins.module_utils.mesh_keys import (
-    KeyFileError, is_encrypted, key_path, load_public_key, new_key_pair, read_private_key, write_private_key,
+    DEVICE_KEYS_VERSION, KeyFileError, KeyLockedError, device_keys_problems, is_encrypted, key_path, load_public_key,
+    new_key_pair, read_private_key, write_private_key,
 )
 from ansible_collections.meshconnect.mesh.plugins.module_utils.mesh_pins import check_accepted, key_changes
 from ansible_collections.meshconnect.mesh.plugins.module_utils.mesh_report import change_lines
@@ -197,6 +198,16 @@ class ActionModule(ActionBase):
         needed = []     # what a read-only run would have to write (see _needs_commit)
         damaged = []
         codec = vault_codec(self._loader)
+        # The public halves of the controller's key pairs, committed with the leases: a run without the vault
+        # password or without the private keys (a read-only checkout, an agent in pull mode) reads them there.
+        device_keys_path = os.path.join(state_dir, state.DEVICE_KEYS)
+        recorded = state.read_json(device_keys_path)
+        if recorded is not None and device_keys_problems(recorded):
+            raise state.StateError('%s is damaged: %s. Fix: restore it from version control; removed, the next run '
+                                   'that can open the key files records them again.'
+                                   % (device_keys_path, device_keys_problems(recorded)[0]))
+        recorded = (recorded or {}).get('keys') or {}
+        publics = {}    # device -> public key of the controller's key pair, recorded after the compile
 
         def with_key(peer, entry):
             """``entry`` (a user or a device) with the public key of the controller's key pair for ``peer``,
@@ -207,11 +218,26 @@ class ActionModule(ActionBase):
             path = key_path(keys_dir, peer)
             try:
                 public = load_public_key(keys_dir, peer, codec)
+            except KeyLockedError as exc:
+                # Not opened here (no vault password): the public half recorded beside the leases will do.
+                public = recorded.get(peer)
+                if public is None:
+                    damaged.append(str(exc))
             except KeyFileError as exc:
                 damaged.append(str(exc))
                 public = None
-            if public is not None and not is_encrypted(path):
-                plain.append(peer)
+            else:
+                if public is not None and peer in recorded and recorded[peer] != public:
+                    damaged.append("user '%s': %s records the public key %s, but the key file %s holds another "
+                                   "key pair (%s). Fix: restore from version control the one that is right; "
+                                   "removing the entry has it recorded from the key file."
+                                   % (peer, device_keys_path, recorded[peer], path, public))
+                if public is not None and not is_encrypted(path):
+                    plain.append(peer)
+                if public is None and peer in recorded:
+                    # The private key is not in this checkout (it stays where the pair was made): the device
+                    # keeps its recorded key, and its bundle here is a template without the private key.
+                    public = recorded[peer]
             if public is None and peer in new_keys:
                 public = new_keys[peer][1]
             if public is None and readonly:
@@ -226,6 +252,7 @@ class ActionModule(ActionBase):
                 new_keys[peer] = new_key_pair()
                 public = new_keys[peer][1]
             if public is not None:
+                publics[peer] = public
                 # The controller's key pair is the device's key now (the compiler sees a device with its key).
                 entry['public_key'] = public
                 del entry['generate_key']
@@ -287,6 +314,9 @@ class ActionModule(ActionBase):
         for name, (private, _public) in sorted(new_keys.items()):
             write_private_key(keys_dir, name, private, codec)
             written.append(key_path(keys_dir, name))
+        if (publics or recorded) and not check_mode and state.write_json(
+                device_keys_path, {'version': DEVICE_KEYS_VERSION, 'keys': publics}):
+            written.append(device_keys_path)
         for name in plain:
             path = key_path(keys_dir, name)
             if codec is None or check_mode:

@@ -11,6 +11,10 @@ controller, see ``plugin_utils/mesh_vault``) and writes what it returns to a
 through ``read_private_key``, which opens an encrypted file with the codec
 and still reads a plain one (written by older versions; ``is_encrypted``
 tells them apart, so that the caller can encrypt it).
+
+The public halves are recorded in the state's ``device-keys.json`` (``DEVICE_KEYS``), which is committed with
+the leases: a run without the vault password, or on a checkout without the private keys (a read-only job, an
+agent in pull mode), knows the devices' public keys from it. ``device_keys_problems`` checks that document.
 """
 
 import base64
@@ -60,6 +64,28 @@ class KeyLockedError(KeyFileError):
 
 
 VAULT_HEADER = '$ANSIBLE_VAULT;'
+DEVICE_KEYS_VERSION = 1
+
+
+def is_public_key(text):
+    """Whether ``text`` is a WireGuard public key (base64 of 32 bytes)."""
+    try:
+        return isinstance(text, str) and len(base64.b64decode(text.encode('ascii'), validate=True)) == 32
+    except (ValueError, UnicodeEncodeError):
+        return False
+
+
+def device_keys_problems(document):
+    """What is wrong with a ``device-keys.json`` document (device -> public key), as a list of texts."""
+    if not isinstance(document, dict):
+        return ['it holds %s, not a mapping' % type(document).__name__]
+    if document.get('version') != DEVICE_KEYS_VERSION:
+        return ['its version is %r, not %d' % (document.get('version'), DEVICE_KEYS_VERSION)]
+    keys = document.get('keys')
+    if not isinstance(keys, dict):
+        return ['"keys" is %s, not a mapping of device to public key' % type(keys).__name__]
+    return ['the public key of %r is not a WireGuard public key (base64 of 32 bytes): %r' % (device, key)
+            for device, key in sorted(keys.items()) if not is_public_key(key)]
 
 
 def decode_private(text):

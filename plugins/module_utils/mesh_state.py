@@ -9,6 +9,7 @@ reads every visible file of an inventory directory as inventory.
     leases.json   overlay leases (commit it; review it)
     facts.json    what agents reported last (public keys, interfaces)
     plan.json     the reachability snapshot of the last applied run
+    device-keys.json  the public keys of the key pairs the controller made (commit it)
     keys/         private keys the controller made (generate_key), Vault-encrypted (0700, files 0600; never commit)
     bundles/      client bundles written by users.yml (0700, files 0600)
     .gitignore    keeps keys/, bundles/ and the lock out of version control
@@ -38,13 +39,14 @@ DEFAULT_DIR = '.meshconnect'
 LEASES = 'leases.json'
 FACTS = 'facts.json'
 SNAPSHOT = 'plan.json'
+DEVICE_KEYS = 'device-keys.json'
 KEYS = 'keys'
 BUNDLES = 'bundles'
 LOCK = '.lock'
 GITIGNORE = '.gitignore'
 GITIGNORE_LINES = ('keys/', 'bundles/', LOCK, '.*.tmp')
 # Files whose presence means the directory has been used: without leases.json, it lost its leases.
-STATE_FILES = (FACTS, SNAPSHOT, KEYS, BUNDLES)
+STATE_FILES = (FACTS, SNAPSHOT, DEVICE_KEYS, KEYS, BUNDLES)
 PRIVATE_DIR_MODE = 0o700
 PRIVATE_FILE_MODE = 0o600
 

@@ -74,7 +74,7 @@ def test_an_existing_state_directory_without_its_lease_file_stops_the_run(tmp_pa
     before = snapshot_tree(inv)
     run = run_playbook(work, inv, 'plan.yml')
     assert run.rc != 0, run.log
-    assert 'has no leases.json, but holds keys' in run.stdout, run.stdout
+    assert 'has no leases.json, but holds device-keys.json, keys' in run.stdout, run.stdout
     assert snapshot_tree(inv) == before
 
 
