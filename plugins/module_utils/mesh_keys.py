@@ -49,9 +49,9 @@ class KeyFileError(Exception):
         self.user = user
         self.path = path
         super(KeyFileError, self).__init__(message or (
-            "user '%s': the key file %s is damaged (%s). Fix: restore it from a backup; or remove it to have a "
-            "new key pair made on the next run, which changes the user's key: the user then needs the new "
-            "bundle." % (user, path, why)))
+            "user '%s': the key file %s is damaged (%s). Fix: restore it from a backup; or remove it and its "
+            "entry in device-keys.json to have a new key pair made on the next run, which changes the user's key: "
+            "the user then needs the new bundle." % (user, path, why)))
 
 
 class KeyLockedError(KeyFileError):

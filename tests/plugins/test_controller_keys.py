@@ -104,6 +104,15 @@ def test_public_halves_are_recorded_and_serve_runs_without_the_password_or_the_p
     assert bundles.rc == 0, bundles.log
     assert not os.path.exists(os.path.join(state_dir(checkout), 'keys', 'alice.key'))
     assert _device_keys(checkout) == record
+    # Removing the key file and its entry (the way out the messages give) has a new pair made.
+    os.unlink(os.path.join(state, 'keys', 'alice.key'))
+    with open(os.path.join(state, 'device-keys.json'), 'w') as handle:
+        json.dump({'version': 1, 'keys': dict((k, v) for k, v in record['keys'].items() if k != 'alice')}, handle)
+    renewed = run_playbook(work, inv_dir, 'plan.yml')
+    assert renewed.rc == 0, renewed.log
+    assert _device_keys(inv_dir)['keys']['alice'] not in (None, record['keys']['alice'])
+    assert _device_keys(inv_dir)['keys']['alice'] == public_from_private(
+        open_key_file(os.path.join(state, 'keys', 'alice.key')))
     conf = open(os.path.join(state_dir(checkout), 'bundles', 'alice.conf')).read()
     assert '\nPrivateKey = ' not in conf and '# PrivateKey = (the private key of the device whose public key is %s)' \
         % record['keys']['alice'] in conf

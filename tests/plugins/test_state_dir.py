@@ -105,7 +105,7 @@ def test_a_damaged_key_file_names_the_user_the_file_and_the_way_out(tmp_path, co
         assert run.rc != 0, run.log
         text = ' '.join(run.stdout.split())
         assert "user 'alice': the key file %s is damaged" % path in text, text
-        assert 'remove it to have a new key pair made' in text
+        assert 'remove it and its entry in device-keys.json to have a new key pair made' in text
         assert 'Incorrect padding' not in text and 'Traceback' not in text
     assert _read(path) == content                        # never replaced behind the operator's back
     assert not os.path.exists(os.path.join(state, 'bundles'))   # users.yml stopped before writing any bundle
