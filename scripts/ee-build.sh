@@ -22,10 +22,7 @@ log() { printf '[ee] %s\n' "$*" >&2; }
 
 rm -rf "$WORK" && mkdir -p "$WORK/definition/collections"
 # The collections, as tarballs: this checkout, and ansible.posix from the ansible package.
-"$BIN/ansible-galaxy" collection build --force --output-path "$WORK/definition/collections" "$HERE" >/dev/null
-purelib=$("$BIN/python" -c 'import sysconfig; print(sysconfig.get_paths()["purelib"])')
-"$BIN/python" "$HERE/scripts/repack-collection.py" "$purelib/ansible_collections/ansible/posix" \
-  "$WORK/definition/collections" >/dev/null
+BIN=$BIN "$HERE/scripts/collection-tarballs.sh" "$WORK/definition/collections"
 cp "$HERE/ee/apt-get-as-dnf" "$WORK/definition/"
 # This machine's own certificate authorities (a TLS-inspecting proxy's, say) go into the build's trust store,
 # or pip cannot reach PyPI from inside it; a site behind such a proxy does the same with its ee definition.

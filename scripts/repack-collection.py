@@ -2,7 +2,7 @@
 # Copyright (c) 2026 MeshConnect
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
 """Pack an installed collection (one the ``ansible`` package on PyPI bundles) into a collection artifact that
-``ansible-galaxy collection install`` accepts, for builds with no Galaxy server (scripts/ee-build.sh).
+``ansible-galaxy collection install`` accepts, for builds with no Galaxy server (scripts/collection-tarballs.sh).
 
 The bundled copy lacks some files its FILES.json lists (CI settings, tests), so the file list is made anew from
 what is there and MANIFEST.json is given its checksum; files are never changed.

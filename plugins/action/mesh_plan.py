@@ -202,10 +202,10 @@ class ActionModule(ActionBase):
         # password or without the private keys (a read-only checkout, an agent in pull mode) reads them there.
         device_keys_path = os.path.join(state_dir, state.DEVICE_KEYS)
         recorded = state.read_json(device_keys_path)
-        if recorded is not None and device_keys_problems(recorded):
+        damage = device_keys_problems(recorded) if recorded is not None else []
+        if damage:
             raise state.StateError('%s is damaged: %s. Fix: restore it from version control; removed, the next run '
-                                   'that can open the key files records them again.'
-                                   % (device_keys_path, device_keys_problems(recorded)[0]))
+                                   'that can open the key files records them again.' % (device_keys_path, damage[0]))
         recorded = (recorded or {}).get('keys') or {}
         publics = {}    # device -> public key of the controller's key pair, recorded after the compile
 

@@ -22,6 +22,7 @@ import os
 import stat
 
 from ansible_collections.meshconnect.mesh.plugins.module_utils.mesh_model_access import file_stem
+from ansible_collections.meshconnect.mesh.plugins.module_utils.mesh_model_sites import validate_public_key
 from ansible_collections.meshconnect.mesh.plugins.module_utils.mesh_state import create_atomic, write_atomic
 
 try:
@@ -67,14 +68,6 @@ VAULT_HEADER = '$ANSIBLE_VAULT;'
 DEVICE_KEYS_VERSION = 1
 
 
-def is_public_key(text):
-    """Whether ``text`` is a WireGuard public key (base64 of 32 bytes)."""
-    try:
-        return isinstance(text, str) and len(base64.b64decode(text.encode('ascii'), validate=True)) == 32
-    except (ValueError, UnicodeEncodeError):
-        return False
-
-
 def device_keys_problems(document):
     """What is wrong with a ``device-keys.json`` document (device -> public key), as a list of texts."""
     if not isinstance(document, dict):
@@ -85,7 +78,7 @@ def device_keys_problems(document):
     if not isinstance(keys, dict):
         return ['"keys" is %s, not a mapping of device to public key' % type(keys).__name__]
     return ['the public key of %r is not a WireGuard public key (base64 of 32 bytes): %r' % (device, key)
-            for device, key in sorted(keys.items()) if not is_public_key(key)]
+            for device, key in sorted(keys.items()) if not validate_public_key(key)]
 
 
 def decode_private(text):
