@@ -8,7 +8,8 @@ reads every visible file of an inventory directory as inventory.
 
     leases.json   overlay leases (commit it; review it)
     facts.json    what agents reported last (public keys, interfaces)
-    plan.json     the reachability snapshot of the last applied run
+    plan.json     the reachability snapshot of the last plan every agent applied
+    applied.json  which plan (digest) each agent applied last: a limited or sliced run records its agents here
     device-keys.json  the public keys of the key pairs the controller made (commit it)
     keys/         private keys the controller made (generate_key), Vault-encrypted (0700, files 0600; never commit)
     bundles/      client bundles written by users.yml (0700, files 0600)
@@ -39,6 +40,7 @@ DEFAULT_DIR = '.meshconnect'
 LEASES = 'leases.json'
 FACTS = 'facts.json'
 SNAPSHOT = 'plan.json'
+APPLIED = 'applied.json'
 DEVICE_KEYS = 'device-keys.json'
 KEYS = 'keys'
 BUNDLES = 'bundles'
@@ -46,7 +48,7 @@ LOCK = '.lock'
 GITIGNORE = '.gitignore'
 GITIGNORE_LINES = ('keys/', 'bundles/', LOCK, '.*.tmp')
 # Files whose presence means the directory has been used: without leases.json, it lost its leases.
-STATE_FILES = (FACTS, SNAPSHOT, DEVICE_KEYS, KEYS, BUNDLES)
+STATE_FILES = (FACTS, SNAPSHOT, APPLIED, DEVICE_KEYS, KEYS, BUNDLES)
 PRIVATE_DIR_MODE = 0o700
 PRIVATE_FILE_MODE = 0o600
 
@@ -358,3 +360,32 @@ class StateLock:
             self.handle.close()     # releases the lock
             self.handle = None
         return False
+
+
+def is_digest(value):
+    return isinstance(value, str) and len(value) == 64 and all(c in '0123456789abcdef' for c in value)
+
+
+def check_applied(path, document):
+    """Raise StateError unless ``document`` (applied.json) maps agent names to plan digests."""
+    check_document(path, document, {'agents': dict})
+    if document is None:
+        return
+    for name, digest in sorted(document['agents'].items()):
+        if not is_digest(digest):
+            raise StateError('%s is damaged: agent "%s" has %s, not a plan digest. Fix: restore it from version '
+                             'control, or remove it (the next run that every agent applies writes it whole).'
+                             % (path, name, json.dumps(digest)))
+
+
+def merge_applied(document, agents, applied, digest):
+    """The applied.json after the agents ``applied`` applied plan ``digest``,
+    and whether every one of ``agents`` (the inventory's) now runs it.
+
+    Agents no longer in ``agents`` are dropped; the others keep the plan
+    they applied last."""
+    before = (document or {}).get('agents', {})
+    after = dict((name, before[name]) for name in agents if name in before)
+    for name in applied:
+        after[name] = digest
+    return {'agents': after}, all(after.get(name) == digest for name in agents)

@@ -41,6 +41,8 @@ PLAYBOOK = '''---
         snapshot: "{{ snapshot | default(compiled.snapshot) }}"
         state_dir: "{{ where | default(compiled.state_dir) }}"
         replaces: "{{ compiled.previous_digest }}"
+        agents: "{{ agents | default(omit) }}"
+        applied: "{{ applied | default(omit) }}"
       register: first
       ignore_errors: true
 
@@ -49,6 +51,8 @@ PLAYBOOK = '''---
         snapshot: "{{ snapshot | default(compiled.snapshot) }}"
         state_dir: "{{ where | default(compiled.state_dir) }}"
         replaces: "{{ compiled.previous_digest }}"
+        agents: "{{ agents | default(omit) }}"
+        applied: "{{ second_applied | default(applied) | default(omit) }}"
       register: second
       ignore_errors: true
 
@@ -142,3 +146,62 @@ def test_refuses_what_is_not_a_snapshot_and_a_directory_without_state(tmp_path):
     out, _path, _inv, _work = _run(tmp_path, '-e', 'where=%s' % empty)
     assert out['first'].get('failed') and 'holds no mesh state' in out['first']['msg']
     assert os.listdir(empty) == []
+
+
+def _slices(tmp_path, *slices):
+    """Record the same plan as applied by each slice of agents in turn (each a run, as a sliced job's)."""
+    outs = []
+    for applied in slices:
+        extra = json.dumps({'agents': ['hq', 'branch', 'shop'], 'applied': applied})
+        out, path, _inv, _work = _run(tmp_path, '-e', extra)
+        outs.append(out)
+    applied_path = os.path.join(os.path.dirname(path), mesh_state.APPLIED)
+    return outs, path, applied_path
+
+
+def test_slices_record_their_agents_and_the_last_one_the_snapshot(tmp_path):
+    (first, second), path, applied_path = _slices(tmp_path, ['hq'], ['branch', 'shop'])
+    digest = first['compiled']['digest']
+    assert second['compiled']['digest'] == digest           # the same plan in each slice
+    assert first['first']['changed'] is True and first['first']['recorded'] is False
+    assert first['first']['applied_by'] == ['hq'] and first['first']['pending'] == ['branch', 'shop']
+    assert first['second']['changed'] is False               # the same slice again writes nothing
+    # The first slice wrote no snapshot: the diff's base is still what every agent ran.
+    assert second['previous'] == ''
+    assert second['first']['recorded'] is True and second['first']['pending'] == []
+    assert second['first']['applied_by'] == ['branch', 'hq', 'shop']
+    assert json.loads(_read(path).decode('utf-8')) == second['compiled']
+    assert json.loads(_read(applied_path).decode('utf-8')) == {
+        'agents': {'branch': digest, 'hq': digest, 'shop': digest}}
+
+
+def test_a_slice_alone_records_no_snapshot(tmp_path):
+    (only,), path, applied_path = _slices(tmp_path, ['hq', 'branch'])
+    assert only['first']['recorded'] is False and only['first']['pending'] == ['shop']
+    assert not os.path.exists(path)
+    assert sorted(json.loads(_read(applied_path).decode('utf-8'))['agents']) == ['branch', 'hq']
+
+
+def test_agents_gone_from_the_inventory_leave_the_record(tmp_path):
+    _slices(tmp_path, ['hq', 'branch', 'shop'])
+    extra = json.dumps({'agents': ['hq', 'branch'], 'applied': ['hq', 'branch']})
+    out, path, _inv, _work = _run(tmp_path, '-e', extra)
+    applied_path = os.path.join(os.path.dirname(path), mesh_state.APPLIED)
+    assert sorted(json.loads(_read(applied_path).decode('utf-8'))['agents']) == ['branch', 'hq']
+    assert out['first']['changed'] is True and out['first']['recorded'] is True
+
+
+def test_refuses_a_damaged_record_and_agents_it_does_not_know(tmp_path):
+    (first,), path, applied_path = _slices(tmp_path, ['hq'])
+    with open(applied_path, 'w') as handle:
+        json.dump({'agents': {'hq': 'not a digest'}}, handle)
+    extra = json.dumps({'agents': ['hq', 'branch', 'shop'], 'applied': ['branch']})
+    out, _path, _inv, _work = _run(tmp_path, '-e', extra)
+    assert out['first'].get('failed')
+    assert applied_path in out['first']['msg'] and 'agent "hq"' in out['first']['msg']
+    assert 'Fix: restore it from version control' in out['first']['msg']
+    extra = json.dumps({'agents': ['hq'], 'applied': ['hq', 'mallory']})
+    out, _path, _inv, _work = _run(tmp_path, '-e', extra)
+    assert out['first'].get('failed') and 'applied names mallory' in out['first']['msg']
+    with open(applied_path) as handle:
+        assert json.load(handle) == {'agents': {'hq': 'not a digest'}}      # left as it was
