@@ -168,6 +168,9 @@ class ActionModule(ActionBase):
         lease_state = state.read_json(lease_path)
         previous = state.read_json(snapshot_path)
         state.check_document(snapshot_path, previous, {'version': int, 'digest': str, 'matrix': dict})
+        # site.yml records the agents here after they applied the plan: damage is named before any host is touched.
+        applied_path = os.path.join(state_dir, state.APPLIED)
+        state.check_applied(applied_path, state.read_json(applied_path))
         cached_facts = state.read_json(facts_path)
         damage = check_facts(cached_facts)
         if damage:
