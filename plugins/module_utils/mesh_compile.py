@@ -36,6 +36,7 @@ from ansible_collections.meshconnect.mesh.plugins.module_utils.mesh_errors impor
 from ansible_collections.meshconnect.mesh.plugins.module_utils.mesh_explain import Explainer
 from ansible_collections.meshconnect.mesh.plugins.module_utils.mesh_leases import allocate, state_document
 from ansible_collections.meshconnect.mesh.plugins.module_utils.mesh_links import Links
+from ansible_collections.meshconnect.mesh.plugins.module_utils.mesh_mapping import assign as assign_mappings
 from ansible_collections.meshconnect.mesh.plugins.module_utils.mesh_model import load_model
 from ansible_collections.meshconnect.mesh.plugins.module_utils.mesh_names import Names
 from ansible_collections.meshconnect.mesh.plugins.module_utils.mesh_net import EVERYTHING, format_ip
@@ -103,6 +104,8 @@ class _Compiler(AccessClasses, Links, Relays, Names, Plans, Reachability, Explai
         members = ['agent/' + name for name in model.sites] + ['user/' + name for name in model.users]
         leases, lease_changes, released = allocate(self.net, members, lease_state, self.problems)
         self.problems.raise_if_any()
+        mappings, mapping_changes = assign_mappings(self.net, model.sites, lease_state, self.problems)
+        self.problems.raise_if_any()
         for name, site in model.sites.items():
             address = leases['agent/' + name]
             site.address = address
@@ -140,6 +143,8 @@ class _Compiler(AccessClasses, Links, Relays, Names, Plans, Reachability, Explai
             'lease_changes': [dict({'action': a, 'member': m, 'address': ip}, **({'was': was} if was else {}))
                               for a, m, ip, was in lease_changes],
             'relay_changes': self.relay_changes,
+            'mapping_changes': [{'site': site, 'prefix': real, 'published_as': published}
+                                for site, real, published in mapping_changes],
             'tests': self._run_tests(),
             'discovery': self._discovery(),
             'diff': diff_snapshots(previous, matrix),
@@ -163,7 +168,7 @@ class _Compiler(AccessClasses, Links, Relays, Names, Plans, Reachability, Explai
             'plan': plan,
             'report': report,
             'matrix': matrix,
-            'lease_state': state_document(self.net, leases, self.relay_of, released),
+            'lease_state': state_document(self.net, leases, self.relay_of, released, mappings),
         }
 
 

@@ -113,11 +113,18 @@ class Explainer:
             return {'query': query, 'verdict': 'invalid', 'reasons': ['unknown site or resource %r' % target]}
         site = model.sites[grant.site]
         resources = list(site.resources.values()) if grant.resource == '*' else [site.resources[grant.resource]]
+        # A mapped resource by both its addresses, so that nobody translates by hand.
+        mapped = ['%s is %s to the mesh, %s inside %s (mapped)' % (r.ref, r.cidr, r.real_cidr, site.name)
+                  for r in resources if r.kind != 'agent' and r.real_cidr != r.cidr]
         if principal in model.users:
-            return self._explain_user(query, model.users[principal], site, resources, grant)
+            result = self._explain_user(query, model.users[principal], site, resources, grant)
+            result['reasons'].extend(mapped)
+            return result
         source_site, _sep, source_res = principal.partition(':')
         if source_site in model.sites and (not source_res or source_res in model.sites[source_site].resources):
-            return self._explain_site(query, ('site', source_site, source_res or None), site, resources, grant)
+            result = self._explain_site(query, ('site', source_site, source_res or None), site, resources, grant)
+            result['reasons'].extend(mapped)
+            return result
         return {'query': query, 'verdict': 'invalid',
                 'reasons': ['%r is neither a user nor a site (SITE or SITE:RESOURCE)' % principal]}
 

@@ -40,6 +40,13 @@ EDGE_ITEMS = 3              # resources named on a grant edge; the rest are coun
 FONT = 'DejaVu Sans'
 
 
+def resource_text(res):
+    """A resource of an agent plan as a site box lists it: name, address (the published one, and the real one
+    inside the site where it is mapped), ports."""
+    address = res['cidr'] if 'real' not in res else '%s = %s inside' % (res['cidr'], res['real'])
+    return '%s %s%s' % (res['name'], address, '' if res['ports'] == 'all' else ' ' + res['ports'])
+
+
 def escape(text):
     """``text`` for XML and Graphviz's HTML-like labels."""
     return (str(text).replace('&', '&amp;').replace('<', '&lt;').replace('>', '&gt;').replace('"', '&quot;'))
@@ -103,7 +110,7 @@ def _site_label(agent, colour):
                 for line in wrap(', '.join(marks)))
     resources = [r for r in agent['resources'] if r['kind'] != 'agent']
     for res in resources[:SITE_RESOURCES]:
-        text = '%s %s%s' % (res['name'], res['cidr'], '' if res['ports'] == 'all' else ' ' + res['ports'])
+        text = resource_text(res)
         rows.extend('<TR><TD ALIGN="LEFT"><FONT POINT-SIZE="9">%s</FONT></TD></TR>' % escape(line)
                     for line in wrap(text))
     if len(resources) > SITE_RESOURCES:

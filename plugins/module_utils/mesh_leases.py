@@ -20,6 +20,7 @@ relay site, see ``mesh_relays``), which is sticky like a lease.
 """
 
 from ansible_collections.meshconnect.mesh.plugins.module_utils.mesh_errors import show
+from ansible_collections.meshconnect.mesh.plugins.module_utils.mesh_mapping import document_problem as mapping_problem
 from ansible_collections.meshconnect.mesh.plugins.module_utils.mesh_net import AddressError, format_ip, parse_ip
 
 STATE_VERSION = 1
@@ -141,7 +142,7 @@ def document_problem(document, network):
     if missing:
         return 'incomplete (it has no %s)' % ', '.join(missing)
     unknown = sorted(str(key) for key in document
-                     if key not in ('version', 'network', 'cidr', 'leases', 'relays', 'released'))
+                     if key not in ('version', 'network', 'cidr', 'leases', 'relays', 'released', 'mappings'))
     if unknown:
         return 'not one this collection wrote (unknown keys %s)' % ', '.join(unknown[:5])
     version = document['version']
@@ -167,6 +168,10 @@ def document_problem(document, network):
     for site, relay in relays.items():
         if not isinstance(site, str) or not isinstance(relay, str):
             return 'damaged (the relay %s: %s is not a site and its relay)' % (show(site), show(relay))
+    if 'mappings' in document:
+        problem = mapping_problem(document['mappings'])
+        if problem:
+            return 'damaged (%s)' % problem
     released = document.get('released', [])
     if not isinstance(released, list):
         return 'damaged (its released addresses are %s, not a list)' % (
@@ -179,7 +184,7 @@ def document_problem(document, network):
     return None
 
 
-def state_document(network, leases, relays=None, released=None):
+def state_document(network, leases, relays=None, released=None, mappings=None):
     """The lease document of ``leases`` (member -> address integer),
     ``relays`` (site -> relay) and ``released`` (``(address, member)``,
     oldest first), the last two written only when there are some, as written
@@ -194,4 +199,6 @@ def state_document(network, leases, relays=None, released=None):
         document['relays'] = dict(sorted(relays.items()))
     if released:
         document['released'] = [{'address': format_ip(address), 'member': member} for address, member in released]
+    if mappings:
+        document['mappings'] = mappings
     return document

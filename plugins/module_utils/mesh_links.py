@@ -83,7 +83,7 @@ class Links:
         for a side-loaded agent, the host's own addresses (its local resources)."""
         ranges = [(site.address, site.address)]
         if not site.router:
-            ranges.extend((r.lo, r.hi) for r in site.resources.values() if r.kind == 'local')
+            ranges.extend((r.real_lo, r.real_hi) for r in site.resources.values() if r.kind == 'local')
         return merge_intervals(ranges)
 
 

@@ -61,6 +61,7 @@ class Network:
         self.dns_domains = dns_domains or {}
         self.domain = None      # the zone of the mesh's own names (load_network)
         self.allow_ping = allow_ping
+        self.mapping_pool = None    # (lo, hi, text): where mappings with published_as auto are given theirs
 
     @property
     def usable(self):
@@ -74,15 +75,31 @@ class Network:
                 'allow_ping': self.allow_ping}
 
 
+class Mapping:
+    """A site's real prefix published to the rest of the mesh under another
+    prefix of the same size, host part kept (1:1 network mapping)."""
+    __slots__ = ('real', 'published', 'real_lo', 'real_hi', 'lo', 'hi')
+
+    def __init__(self, real, published, real_lo, real_hi, lo, hi):
+        self.real = real            # CIDR text, as inside the site
+        self.published = published  # CIDR text, as the mesh sees it
+        self.real_lo, self.real_hi = real_lo, real_hi
+        self.lo, self.hi = lo, hi
+
+
 class Resource:
-    __slots__ = ('site', 'name', 'cidr', 'lo', 'hi', 'ports', 'kind', 'amap')
+    """A site resource. ``lo``/``hi``/``cidr`` are the addresses the mesh
+    sees (users, peers, routes, the matrix): under a mapping, the published
+    ones; ``real_lo``/``real_hi``/``real_cidr`` are those inside the site."""
+    __slots__ = ('site', 'name', 'cidr', 'lo', 'hi', 'ports', 'kind', 'amap', 'real_lo', 'real_hi', 'real_cidr')
 
     def __init__(self, site, name, cidr, lo, hi, ports, kind):
         self.site = site
         self.name = name
         self.cidr = cidr
-        self.lo = lo
-        self.hi = hi
+        self.real_cidr = cidr
+        self.lo = self.real_lo = lo
+        self.hi = self.real_hi = hi
         self.ports = ports
         self.kind = kind  # agent | declared | local
         # What a grant of the whole resource reaches: its addresses with its ports, capped where a
@@ -117,6 +134,34 @@ class Site:
         self.local_addresses = []   # the host's own IPv4 addresses (ints), as discovered
         self.attached = []          # (lo, hi, interface): the networks the host is on, used as resources or not
         self.discovery = []         # what discovery found: {interface, cidr, resource or None, why}
+        self.mappings = []          # Mapping: real prefixes published under others
+
+    def real_pieces(self, lo, hi):
+        """The real addresses (inside the site) of the published interval
+        ``(lo, hi)``, as intervals: split where a mapping begins or ends."""
+        if not self.mappings:
+            return [(lo, hi)]
+        pieces = []
+        cursor = lo
+        for mapping in self.mappings:       # sorted by published address
+            if mapping.hi < cursor or mapping.lo > hi:
+                continue
+            if mapping.lo > cursor:
+                pieces.append((cursor, mapping.lo - 1))
+            start, end = max(cursor, mapping.lo), min(hi, mapping.hi)
+            pieces.append((start - mapping.lo + mapping.real_lo, end - mapping.lo + mapping.real_lo))
+            cursor = end + 1
+            if cursor > hi:
+                return pieces
+        pieces.append((cursor, hi))
+        return pieces
+
+    def real_amap(self, amap):
+        """An access map of published addresses of this site, in its real addresses."""
+        if not self.mappings:
+            return amap
+        return access.from_pieces([(rlo, rhi, ports) for lo, hi, ports in amap
+                                   for rlo, rhi in self.real_pieces(lo, hi)])
 
     @property
     def dialable(self):
@@ -179,6 +224,18 @@ def load_network(problems, raw):
                       keepalive, dns, data['allow_ping'], dns_domains)
     _check_overlay_space(problems, item, cidr, network, data['allow_public_cidr'])
     network.domain = _zone(problems, item, data.get('domain'), data['name'])
+    pool = data.get('mapping_pool')
+    if pool is not None:
+        try:
+            lo, hi = prefix_interval(*parse_cidr(pool))
+        except AddressError as exc:
+            problems.error(item, 'mapping_pool is invalid: %s.' % exc, 'use an IPv4 prefix such as 10.200.0.0/16.')
+            return network
+        if overlaps((lo, hi), (network.lo, network.hi)) or not inside_one_of((lo, hi), PRIVATE_RANGES):
+            problems.error(item, 'mapping_pool %s overlaps the overlay %s, or is not private address space.'
+                           % (pool, network.cidr), 'give a private prefix that no site uses, such as 10.200.0.0/16.')
+            return network
+        network.mapping_pool = (lo, hi, format_cidr(lo, parse_cidr(pool)[1]))
     return network
 
 
@@ -332,7 +389,127 @@ def _load_site(problems, network, host, raw):
         resource = _load_resource(problems, network, name, entry, seen)
         if resource is not None:
             site.resources[resource.name] = resource
+    for entry in raw.get('mappings') or []:
+        mapping = _load_mapping(problems, network, item, entry, site.mappings)
+        if mapping is not None:
+            site.mappings.append(mapping)
     return site
+
+
+def _load_mapping(problems, network, item, raw, earlier):
+    """One entry of a site's ``mappings``, or None (with the error) when it cannot be used."""
+    texts = (raw['prefix'], raw['published_as'])
+    item = '%s mapping %s' % (item, texts[0])
+    if texts[1] == 'auto':
+        try:
+            real, real_len = parse_cidr(texts[0])
+        except AddressError as exc:
+            problems.error(item, 'prefix is invalid: %s.' % exc, 'write a network, such as 192.168.1.0/24.')
+            return None
+        if network.mapping_pool is None:
+            problems.error(item, 'is published_as auto, but the network has no mapping_pool to give it a prefix from.',
+                           'set meshconnect_network.mapping_pool (a private prefix no site uses, such as '
+                           '10.200.0.0/16), or give published_as.')
+            return None
+        real_lo, real_hi = prefix_interval(real, real_len)
+        if overlaps((real_lo, real_hi), (network.lo, network.hi)):
+            problems.error(item, 'overlaps the overlay network %s (%s).' % (network.name, network.cidr),
+                           'map only LAN addresses, outside the overlay.')
+            return None
+        for other in earlier:
+            if overlaps((real_lo, real_hi), (other.real_lo, other.real_hi)):
+                problems.error(item, 'overlaps the mapping of %s of this site.' % other.real,
+                               'give each mapping its own prefixes.')
+                return None
+        return Mapping(format_cidr(real, real_len), None, real_lo, real_hi, None, None)
+    parsed = []
+    for key, text in zip(('prefix', 'published_as'), texts):
+        try:
+            parsed.append(parse_cidr(text))
+        except AddressError as exc:
+            problems.error(item, '%s is invalid: %s.' % (key, exc), 'write a network, such as 192.168.1.0/24.')
+            return None
+    (real, real_len), (published, published_len) = parsed
+    if real_len != published_len:
+        problems.error(item, 'publishes a /%d as the /%d %s: a 1:1 mapping keeps the host part, so both '
+                       'prefixes have the same size.' % (real_len, published_len, texts[1]),
+                       'publish it as a /%d.' % real_len)
+        return None
+    real_lo, real_hi = prefix_interval(real, real_len)
+    lo, hi = prefix_interval(published, published_len)
+    if overlaps((lo, hi), (network.lo, network.hi)) or overlaps((real_lo, real_hi), (network.lo, network.hi)):
+        problems.error(item, 'overlaps the overlay network %s (%s).' % (network.name, network.cidr),
+                       'publish the site under a prefix outside the overlay, and map only its LAN addresses.')
+        return None
+    special = first_overlapping((lo, hi), SPECIAL_RANGES)
+    if special:
+        problems.error(item, 'published_as %s overlaps %s, which no host can use.' % (texts[1], special),
+                       'publish it under a private prefix no site uses, such as one of 10.0.0.0/8.')
+        return None
+    if not inside_one_of((lo, hi), PRIVATE_RANGES):
+        problems.error(item, 'published_as %s is not private address space: users and sites would route '
+                       "someone else's addresses into the mesh." % texts[1],
+                       'publish it inside %s.' % ', '.join(PRIVATE_RANGES))
+        return None
+    for other in earlier:
+        if overlaps((real_lo, real_hi), (other.real_lo, other.real_hi)) or (
+                other.lo is not None and overlaps((lo, hi), (other.lo, other.hi))):
+            problems.error(item, 'overlaps the mapping of %s (published as %s) of this site.'
+                           % (other.real, other.published), 'give each mapping its own prefixes.')
+            return None
+    return Mapping(format_cidr(real, real_len), format_cidr(published, published_len), real_lo, real_hi, lo, hi)
+
+
+def check_mappings(problems, sites):
+    """Published prefixes are the mesh's addresses for the mapped LANs: no
+    two sites publish overlapping ones."""
+    published = sorted(((mapping.lo, mapping.hi, site.name, mapping) for site in sites.values()
+                        for mapping in site.mappings if mapping.lo is not None), key=lambda entry: entry[:3])
+    for (lo, hi, name, mapping), (olo, ohi, oname, other) in zip(published, published[1:]):
+        if overlaps((lo, hi), (olo, ohi)):
+            problems.error("site '%s' mapping %s" % (oname, other.real),
+                           'publishes %s, which overlaps %s that site %r publishes for %s.'
+                           % (other.published, mapping.published, name, mapping.real),
+                           'publish each mapped LAN under a prefix of its own.')
+
+
+def map_resources(problems, site):
+    """Give the site's declared and local resources inside a mapped prefix
+    their published addresses (the real ones stay in ``real_*``)."""
+    if not site.mappings:
+        return
+    site.mappings.sort(key=lambda mapping: mapping.lo)
+    for res in list(site.resources.values()):
+        if res.kind == 'agent':
+            continue
+        inside = [m for m in site.mappings if m.real_lo <= res.real_lo and res.real_hi <= m.real_hi]
+        if inside:
+            mapping = inside[0]
+            shift = mapping.lo - mapping.real_lo
+            res.lo, res.hi = res.real_lo + shift, res.real_hi + shift
+            res.cidr = _cidr_of(res.lo, res.hi)
+            res.amap = [(lo + shift, hi + shift, ports) for lo, hi, ports in res.amap]
+            continue
+        for mapping in site.mappings:
+            if overlaps((res.real_lo, res.real_hi), (mapping.real_lo, mapping.real_hi)):
+                problems.error("site '%s' resource '%s'" % (site.name, res.name),
+                               '%s is partly inside the mapped prefix %s: the mesh could reach only part of '
+                               'it, under two kinds of address.' % (res.real_cidr, mapping.real),
+                               'map a prefix that holds the whole resource, or declare the resource inside it.')
+                del site.resources[res.name]
+                break
+            if overlaps((res.real_lo, res.real_hi), (mapping.lo, mapping.hi)):
+                problems.error("site '%s' resource '%s'" % (site.name, res.name),
+                               '%s overlaps %s, under which the site publishes %s: the agent could not tell '
+                               'them apart.' % (res.real_cidr, mapping.published, mapping.real),
+                               'publish the mapping under a prefix that no resource of this site uses.')
+                del site.resources[res.name]
+                break
+
+
+def _cidr_of(lo, hi):
+    length = 32 - (hi - lo + 1).bit_length() + 1
+    return format_cidr(lo, length)
 
 
 def check_exits(problems, sites):
@@ -457,6 +634,16 @@ def check_endpoints(problems, sites):
             owners.setdefault(parse_ip(site.endpoint), []).append(site.name)
     endpoint_ips = sorted(owners)
     for site in sites.values():
+        for mapping in site.mappings:
+            if mapping.lo is None:
+                continue    # published_as auto: its prefix is chosen clear of the endpoints
+            for address in addresses_within(endpoint_ips, (mapping.lo, mapping.hi)):
+                names = ', '.join("'%s'" % name for name in owners[address])
+                problems.error("site '%s' mapping %s" % (site.name, mapping.real),
+                               'publishes %s, which contains %s, the endpoint of site %s: routed into the mesh, '
+                               'it would carry the tunnel to that site inside itself.'
+                               % (mapping.published, format_ip(address), names),
+                               'publish the mapping under a prefix that holds no endpoint.')
         for res in site.resources.values():
             if res.kind != 'declared':
                 continue

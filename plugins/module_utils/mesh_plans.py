@@ -80,15 +80,20 @@ class Plans:
         self._check_overlaps("site '%s'" % site.name, owner,
                              'WireGuard routes each address to one peer; expose non-overlapping resources '
                              'to this site, or split the links.')
+        # A route into the mesh must not take the site's own addresses: published or real (its LAN).
         own = [(r.lo, r.hi, r.ref) for r in site.resources.values() if r.kind != 'agent']
-        for lo, hi, _peer, ref in owner:
-            clash = [oref for olo, ohi, oref in own if lo <= ohi and olo <= hi]
+        own.extend((r.real_lo, r.real_hi, r.ref) for r in site.resources.values()
+                   if r.kind != 'agent' and r.real_lo != r.lo)
+        for lo, hi, peer, ref in owner:
+            clash = sorted(set(oref for olo, ohi, oref in own if lo <= ohi and olo <= hi))
             for oref in clash:
                 self.problems.error("site '%s'" % site.name,
                                     'would route %s (%s) into the mesh, but it overlaps its own resource %s.'
                                     % (format_interval(lo, hi), ref, oref),
-                                    'sites with the same LAN addresses cannot be linked to each other; '
-                                    'renumber one LAN or do not expose it on this link.')
+                                    "publish one of the two under a mapped prefix: add to site '%s' (or '%s') "
+                                    'mappings: [{prefix: <its LAN>, published_as: <an unused prefix of the same '
+                                    'size>}] (docs/inventory.md, Overlapping LANs); or renumber one LAN, or do not '
+                                    'expose it on this link.' % (peer, site.name))
             # A network the agent is on (its uplink too): a route into the tunnel inside it would take the
             # agent's neighbours there, its gateway or the underlay its own tunnels run over. A broader route
             # leaves it local (the connected route is more specific), so that part is not reached from here.
@@ -128,19 +133,21 @@ class Plans:
                        for site_map, keys in by_map.items()]
             for _first, site_map, keys in sorted(ordered, key=lambda entry: entry[0]):
                 if site_map.group is None:
-                    site_map.group = flow_group((), site_map.amap, net.allow_ping, agent_ranges)
+                    # The firewall sees the real destination: a mapped one is translated before it.
+                    site_map.group = flow_group((), site.real_amap(site_map.amap), net.allow_ping, agent_ranges)
                     del site_map.group['sources']
                 groups.append(dict(site_map.group, classes=[self.class_ids[key] for key in keys],
                                    peer=site_map.peer))
         for lo, hi, amap in decompose(self.site_grants[site.name]):
-            groups.append(flow_group([format_interval(lo, hi)], amap, net.allow_ping, agent_ranges))
+            groups.append(flow_group([format_interval(lo, hi)], site.real_amap(amap), net.allow_ping, agent_ranges))
 
         relay = self._relay_plan(site)
         if relay is not None and self.class_pending:
             for key in self.relay_users.get(site.name, ()):
                 pending.extend(self.class_pending.get(key, ()))
         exit_entry = self._exit_plan(site, pending) if site.exit else None
-        local = [(r.lo, r.hi) for r in site.resources.values() if r.kind != 'agent']
+        # Before the translation to published addresses (postrouting): the real ones.
+        local = [(r.real_lo, r.real_hi) for r in site.resources.values() if r.kind != 'agent']
         plan = {
             'site': site.name,
             'host': site.host,
@@ -162,7 +169,8 @@ class Plans:
             'peers': peers,
             'pending_keys': sorted(set(pending)),
             'routes': cidrs(routes),
-            'resources': [{'name': r.name, 'cidr': r.cidr, 'ports': r.ports.describe(), 'kind': r.kind}
+            'resources': [dict({'name': r.name, 'cidr': r.cidr, 'ports': r.ports.describe(), 'kind': r.kind},
+                               **({'real': r.real_cidr} if r.kind != 'agent' and r.real_cidr != r.cidr else {}))
                           for r in site.resources.values()],
             'local_addresses': [format_ip(a) for a in site.local_addresses],
             'firewall': {
@@ -171,6 +179,9 @@ class Plans:
                 'local_sources': [format_interval(lo, hi) for lo, hi in merge_intervals(local)],
             },
         }
+        if site.mappings:
+            # 1:1 mappings, [published, real]: destinations translated on the way in, sources on the way out.
+            plan['firewall']['netmap'] = [[m.published, m.real] for m in site.mappings]
         if site.name in self.relay_of:
             plan['via'] = self.relay_of[site.name]
         if relay is not None:
@@ -197,6 +208,9 @@ class Plans:
             ranges.append((self.net.lo, self.net.hi))
             ranges.extend((res.lo, res.hi) for other in self.model.sites.values() for res in other.resources.values()
                           if res.kind != 'agent')
+            # The exit site's forward chain sees its own mapped resources by their real addresses.
+            ranges.extend((res.real_lo, res.real_hi) for other in self.model.sites.values()
+                          for res in other.resources.values() if res.kind != 'agent' and res.real_lo != res.lo)
             self.not_internet = cidrs(ranges)
         return {'users': [{'classes': sorted(ids), 'peer': peer} for peer, ids in sorted(entries.items())],
                 'excluded': list(self.not_internet)}

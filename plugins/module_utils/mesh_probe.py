@@ -13,7 +13,7 @@ and the owning agent's firewall sets.
 from ansible_collections.meshconnect.mesh.plugins.module_utils.mesh_flows import group_allows
 from ansible_collections.meshconnect.mesh.plugins.module_utils.mesh_plans import agent_plan, user_plan
 from ansible_collections.meshconnect.mesh.plugins.module_utils.mesh_net import (
-    AddressError, address_in, parse_interval, parse_ip, parse_port_spec,
+    AddressError, address_in, format_ip, parse_interval, parse_ip, parse_port_spec,
 )
 
 
@@ -57,9 +57,11 @@ def probe_targets(plan, ports, principal=None, extra=None):
                         own.append(int(token[4:]))
             add('%s:%s' % (agent['site'], res['name']), res['cidr'][:-3], own)
         if agent['router']:
+            netmap = agent.get('firewall', {}).get('netmap')
             for address in agent.get('local_addresses') or []:
-                if address_in(parse_ip(address), ranges):
-                    add('%s:agent@%s' % (agent['site'], address), address)
+                published = format_ip(translate(netmap, parse_ip(address), inward=False))
+                if address_in(parse_ip(published), ranges):
+                    add('%s:agent@%s' % (agent['site'], published), published)
     for user in sorted(plan['users'].values(), key=lambda u: u['name']):
         if user['name'] == exclude_user:
             continue
@@ -71,13 +73,27 @@ def probe_targets(plan, ports, principal=None, extra=None):
     return targets
 
 
+def translate(netmap, value, inward=True):
+    """``value`` (an address as an integer) through a site's 1:1 mappings
+    (``[[published, real], ...]``): published to real (``inward``, as a
+    packet from the mesh enters the site), or real to published."""
+    for published, real in netmap or ():
+        (flo, fhi), (tlo, _thi) = (parse_interval(published), parse_interval(real)) if inward else \
+            (parse_interval(real), parse_interval(published))
+        if flo <= value <= fhi:
+            return value - flo + tlo
+    return value
+
+
 def _owner(plan, address):
     """``(host, to_agent)`` for the agent that owns ``address``: the agent
-    itself (its overlay address or any of its own addresses) or a resource
-    behind it; ``(None, False)`` when nobody does."""
+    itself (its overlay address or any of its own addresses, published where
+    its site maps them) or a resource behind it; ``(None, False)`` when nobody
+    does."""
     value = parse_ip(address)
     for host, agent in plan['agents'].items():
-        if agent['address'] == address or address in (agent.get('local_addresses') or []):
+        real = format_ip(translate(agent.get('firewall', {}).get('netmap'), value))
+        if agent['address'] == address or real in (agent.get('local_addresses') or []):
             return host, True
     for host, agent in plan['agents'].items():
         for res in agent['resources']:
@@ -168,6 +184,8 @@ def expected(plan, principal, source, address, proto, port, whole=None):
         home = _host_of(plan, name)
         if home is None or owner['site'] == name:
             return False
+        # A site's LAN host enters the mesh under its published address where its site maps it.
+        src = translate(_whole_agent(plan, home, whole)['firewall'].get('netmap'), src, inward=False)
         first = _route([p for p in _whole_agent(plan, home, whole)['peers'] if p['kind'] == 'site'], dst)
         hop = first['name'][len('site:'):] if first else None
     if hop is None:
@@ -182,7 +200,9 @@ def expected(plan, principal, source, address, proto, port, whole=None):
                 and any(address_in(src, [s_text]) and address_in(dst, [d_text]) for s_text, d_text in pairs)):
             return False
         sender = 'site:' + hop
-    return _accepts(owner, sender, src) and _firewall_allows(owner, src, dst, proto, port, to_agent)
+    # The owner's firewall sees the destination after its mapping (the real address).
+    real = translate(owner['firewall'].get('netmap'), dst)
+    return _accepts(owner, sender, src) and _firewall_allows(owner, src, real, proto, port, to_agent)
 
 
 def probe_report(plan, results):

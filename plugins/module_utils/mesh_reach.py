@@ -11,7 +11,8 @@ resources::
      'grants': {GID: {REF: [[ADDRESSES, TCP, UDP, OTHER], ...]}},  # at one site
      'classes': {CID: [GID, ...]},                         # one grant per site
      'members': {PRINCIPAL: CID},
-     'via': {SITE: {'users' or SITE: RELAY}}}              # relayed paths only
+     'via': {SITE: {'users' or SITE: RELAY}},             # relayed paths only
+     'real': {REF: CIDR}}                                 # mapped resources only: their real addresses
 
 ``PRINCIPAL`` is ``user:NAME`` or ``site:SITE:CONNECTOR``; principals that
 reach the same are members of one class, and classes that reach the same at
@@ -67,6 +68,12 @@ class Reachability:
                     via.setdefault(t_name, {})[s_name] = relay
         if via:
             matrix['via'] = dict(sorted(via.items()))
+        # Resources the mesh reaches under a mapped prefix: their real addresses, inside their site.
+        real = dict((res.ref, format_interval(res.real_lo, res.real_hi)) for site in model.sites.values()
+                    for res in site.resources.values()
+                    if res.kind != 'agent' and res.real_cidr != res.cidr and res.ref in matrix['resources'])
+        if real:
+            matrix['real'] = dict(sorted(real.items()))
         return matrix
 
     def _class_row(self, site_maps, matrix, pieces, exit_site=None):
@@ -176,10 +183,14 @@ def checked(matrix):
     """``matrix`` when it is a readable matrix, else ``None`` (a snapshot of
     an older version, from elsewhere or edited by hand)."""
     try:
-        if set(matrix) - {'via'} != set(EMPTY) or not all(isinstance(matrix[key], dict) for key in EMPTY):
+        if set(matrix) - {'via', 'real'} != set(EMPTY) or not all(isinstance(matrix[key], dict) for key in EMPTY):
             return None
-        if not isinstance(matrix.get('via', {}), dict):
+        if not isinstance(matrix.get('via', {}), dict) or not isinstance(matrix.get('real', {}), dict):
             return None
+        for ref, text in matrix.get('real', {}).items():
+            if ref not in matrix['resources']:
+                return None
+            parse_interval(text)
         for ref, text in matrix['resources'].items():
             if not isinstance(ref, str):
                 return None

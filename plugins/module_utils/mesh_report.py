@@ -18,7 +18,11 @@ def matrix_table(matrix, limit=200):
         for dst in sorted(class_rows):
             if not limit or count < limit:
                 relay = via(matrix, src, dst)
-                shown.append((src, dst, row_text(matrix, dst, class_rows[dst]) + (' (via %s)' % relay if relay else '')))
+                label = dst
+                if dst in (matrix.get('real') or {}):
+                    label = '%s [%s = %s inside]' % (dst, matrix['resources'][dst], matrix['real'][dst])
+                shown.append((src, label,
+                              row_text(matrix, dst, class_rows[dst]) + (' (via %s)' % relay if relay else '')))
             count += 1
     if not shown:
         return 'nothing is reachable'
@@ -51,6 +55,8 @@ def change_lines(report):
         else:
             lines.append('agent key CHANGED: %s (%s) %s, was %s (accepted)'
                          % (change['site'], change['host'], change['key'], change['was']))
+    for change in report.get('mapping_changes') or []:
+        lines.append('lease mapping: %s %s published as %s' % (change['site'], change['prefix'], change['published_as']))
     for change in report.get('relay_changes') or []:
         if change['from'] is None:
             lines.append('relay chosen: %s via %s' % (change['site'], change['to']))

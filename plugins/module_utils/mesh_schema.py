@@ -198,6 +198,12 @@ RESOURCE = Mapping({
     'description': Nullable(Str()),
 }, required=('name', 'address'))
 
+# A 1:1 mapping: the site's real prefix, published to the rest of the mesh under another of the same size.
+MAPPING = Mapping({
+    'prefix': Str(64),
+    'published_as': Str(64),
+}, required=('prefix', 'published_as'))
+
 SITE = Mapping({
     'name': Name(),
     'router': Bool(),
@@ -211,6 +217,7 @@ SITE = Mapping({
     'exit': Bool(),
     'names': Bool(),
     'resources': Nullable(Seq(RESOURCE, 'resource')),
+    'mappings': Nullable(Seq(MAPPING, 'mapping')),
     'ignore_interfaces': Nullable(Seq(IFACE)),
     'include_interfaces': Nullable(Seq(IFACE)),
 })
@@ -233,6 +240,7 @@ NETWORK = Mapping({
     'allow_ping': Bool(),
     'allow_public_cidr': Bool(),
     'domain': Nullable(Str(253)),
+    'mapping_pool': Nullable(Str(64)),
 }, required=('name',))
 
 MEMBER = Nullable(OneOf([

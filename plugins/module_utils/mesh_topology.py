@@ -12,7 +12,9 @@ The layout is deterministic: the same plan gives the same picture.
 
 import math
 
-from ansible_collections.meshconnect.mesh.plugins.module_utils.mesh_graph import COLOURS, escape, links_of, site_kind as _kind
+from ansible_collections.meshconnect.mesh.plugins.module_utils.mesh_graph import (
+    COLOURS, escape, links_of, resource_text, site_kind as _kind,
+)
 from ansible_collections.meshconnect.mesh.plugins.module_utils.mesh_reach import rows
 
 SITE_W, SITE_H = 210, 96
@@ -107,7 +109,7 @@ def topology_svg(plan, matrix):
                    % (x, y - SITE_H / 2 + 33, colour, escape(detail)))
         resources = [r for r in agent['resources'] if r['kind'] != 'agent']
         for line, res in enumerate(resources[:4]):
-            text = '%s %s%s' % (res['name'], res['cidr'], '' if res['ports'] == 'all' else ' ' + res['ports'])
+            text = resource_text(res)
             out.append('<text x="%.1f" y="%.1f" text-anchor="middle" font-size="10">%s</text>'
                        % (x, y - SITE_H / 2 + 50 + 12 * line, escape(text[:40])))
         if len(resources) > 4:

@@ -72,17 +72,22 @@ def plan():
     return _compile()
 
 
-@pytest.fixture(scope='module')
-def lab(plan, tmp_path_factory):
-    workdir = str(tmp_path_factory.mktemp('netlab'))
-    hq = agent_plan(plan['plan'], 'gw-hq')
-    leases = plan['lease_state']['leases']
+def start_lab(compiled, prefix, workdir):
+    """A NetLab around hq's agent of ``compiled``, its planned ruleset loaded; the users and the branch send."""
+    hq = agent_plan(compiled['plan'], 'gw-hq')
+    leases = compiled['lease_state']['leases']
     sources = [leases['user/alice'], leases['user/bob'], leases['user/carol'], leases['agent/branch'], BRANCH_HOST]
-    netlab = NetLab('mcht%d' % (os.getpid() % 10000), hq, LAN_HOSTS, sources,
+    netlab = NetLab('%s%d' % (prefix, os.getpid() % 10000), hq, LAN_HOSTS, sources,
                     {'10.20.0.0/24': leases['agent/branch']}, workdir)
     netlab.firewall = render_firewall(hq, workdir)
     netlab.up(netlab.firewall)
     netlab.leases = leases
+    return netlab
+
+
+@pytest.fixture(scope='module')
+def lab(plan, tmp_path_factory):
+    netlab = start_lab(plan, 'mcht', str(tmp_path_factory.mktemp('netlab')))
     yield netlab
     netlab.down()
 

@@ -163,7 +163,7 @@ def firewall_boxes(plan):
     sets = {'ports': [], 'other': [], 'ping': [], 'agent_ports': [], 'agent_other': [], 'agent_ping': []}
     agent_addresses = [(parse_ip(plan['address']),) * 2]
     if not plan['router']:
-        agent_addresses += [cidr_interval(r['cidr']) for r in plan['resources'] if r['kind'] == 'local']
+        agent_addresses += [cidr_interval(r.get('real', r['cidr'])) for r in plan['resources'] if r['kind'] == 'local']
     sets['agent'] = agent_addresses
     for group in plan['firewall']['groups']:
         assert group['sources'], 'firewall group without sources: %r' % (group,)

@@ -112,3 +112,15 @@ def test_the_live_table_is_the_file(host):
 def test_the_guard_reports_table_and_routing_guard_complete(host, agent):
     report = json.loads(host.check_output("/usr/local/sbin/meshconnect-guard check %s", agent["interface"]))
     assert report == {"table_loaded": True, "guard": []}
+
+
+def test_a_mapped_lan_is_translated_by_prefix_on_its_agent(host):
+    """hq publishes 192.168.77.0/24 as 10.77.0.0/24: destinations in, sources out; nobody else maps."""
+    site = host.ansible.get_variables()["meshconnect_site"]
+    live = host.check_output("nft list table inet meshconnect")
+    if not site.get("mappings"):
+        assert "prefix to" not in live
+        return
+    assert re.search(r'iifname "mc0" ip daddr 10\.77\.0\.0/24 dnat ip prefix to 192\.168\.77\.0/24', live), live
+    assert re.search(r'oifname "mc0" ip saddr 192\.168\.77\.0/24 snat ip prefix to 10\.77\.0\.0/24', live), live
+    assert re.search(r"ip daddr \{? ?192\.168\.77\.0/24 ?\}? ct status & dnat != dnat", live), live
