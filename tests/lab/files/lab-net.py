@@ -12,7 +12,13 @@ lab-up.yml) looks like
     {"routes": [{"dst": "default", "via": "10.20.0.254"},
                 {"dst": "10.10.0.0/24", "via": "10.20.0.2"}],
      "nat": {"wan_subnet": "172.30.0.0/24", "masquerade": "10.20.0.0/24",
-             "forward_udp": {"port": 51820, "to": "10.20.0.2"}}}
+             "forward_udp": {"port": 51820, "to": "10.20.0.2"}},
+     "twin": {"gateway": "192.168.50.1/24", "address": "192.168.50.10/24"}}
+
+``twin`` gives an agent's container a second LAN that Docker could not make
+(two sites' LANs with the same prefix): a network namespace ``twin`` behind a
+veth pair, ``twin0`` on the container's side with ``gateway``, ``eth0`` in
+the namespace with ``address`` and its default route through the gateway.
 
 Docker names interfaces in the order the networks were attached, which can
 change when a container restarts: the WAN interface is found by its subnet at
@@ -100,6 +106,32 @@ def ensure_nat(nat):
         print('changed: nftables table ip %s (WAN %s)' % (TABLE, wan))
 
 
+def ensure_twin(twin):
+    exists = run(['ip', 'netns', 'exec', 'twin', 'true'], check=False).returncode == 0
+    if not exists:
+        run(['ip', 'netns', 'add', 'twin'])
+    if run(['ip', 'link', 'show', 'twin0'], check=False).returncode != 0:
+        run(['ip', 'link', 'add', 'twin0', 'type', 'veth', 'peer', 'name', 'twin0p'])
+        run(['ip', 'link', 'set', 'twin0p', 'netns', 'twin'])
+        run(['ip', 'netns', 'exec', 'twin', 'ip', 'link', 'set', 'twin0p', 'name', 'eth0'])
+        print('changed: namespace twin behind twin0')
+    run(['ip', 'link', 'set', 'twin0', 'up'])
+    for args in (['lo', 'up'], ['eth0', 'up']):
+        run(['ip', 'netns', 'exec', 'twin', 'ip', 'link', 'set'] + args)
+    if twin['gateway'] not in run(['ip', '-o', 'addr', 'show', 'dev', 'twin0']).stdout:
+        run(['ip', 'addr', 'add', twin['gateway'], 'dev', 'twin0'])
+        print('changed: twin0 %s' % twin['gateway'])
+    inside = run(['ip', 'netns', 'exec', 'twin', 'ip', '-o', 'addr', 'show', 'dev', 'eth0']).stdout
+    if twin['address'] not in inside:
+        run(['ip', 'netns', 'exec', 'twin', 'ip', 'addr', 'add', twin['address'], 'dev', 'eth0'])
+        print('changed: twin eth0 %s' % twin['address'])
+    gateway = twin['gateway'].split('/')[0]
+    routes = run(['ip', 'netns', 'exec', 'twin', 'ip', 'route', 'show', 'default']).stdout
+    if 'via %s ' % gateway not in routes + ' ':
+        run(['ip', 'netns', 'exec', 'twin', 'ip', 'route', 'replace', 'default', 'via', gateway])
+        print('changed: twin default via %s' % gateway)
+
+
 def main(argv):
     if len(argv) != 1:
         sys.stderr.write('usage: mc-lab-net CONFIG.json\n')
@@ -110,6 +142,8 @@ def main(argv):
         ensure_route(route['dst'], route['via'])
     if config.get('nat'):
         ensure_nat(config['nat'])
+    if config.get('twin'):
+        ensure_twin(config['twin'])
     return 0
 
 
