@@ -6,6 +6,12 @@
 from ansible_collections.meshconnect.mesh.plugins.module_utils.mesh_reach import EMPTY, principals, reached, row_text, via
 
 
+def resource_label(matrix, ref):
+    """``ref``, and for a resource the mesh reaches under a mapped prefix, both its addresses."""
+    real = (matrix.get('real') or {}).get(ref)
+    return ref if real is None else '%s [%s = %s inside]' % (ref, matrix['resources'][ref], real)
+
+
 def matrix_table(matrix, limit=200):
     """``from | to | ports`` table, one line per reachable resource."""
     lines, count, last = [], 0, None
@@ -18,10 +24,7 @@ def matrix_table(matrix, limit=200):
         for dst in sorted(class_rows):
             if not limit or count < limit:
                 relay = via(matrix, src, dst)
-                label = dst
-                if dst in (matrix.get('real') or {}):
-                    label = '%s [%s = %s inside]' % (dst, matrix['resources'][dst], matrix['real'][dst])
-                shown.append((src, label,
+                shown.append((src, resource_label(matrix, dst),
                               row_text(matrix, dst, class_rows[dst]) + (' (via %s)' % relay if relay else '')))
             count += 1
     if not shown:
@@ -112,10 +115,11 @@ def report_text(report, limit=200):
         lines.append('DIFF: no change in reachability since the last recorded run')
     else:
         lines.append('DIFF since the last recorded run')
+        matrix = report.get('matrix') or EMPTY
         for entry in diff['newly_allowed']:
-            lines.append('  + %s -> %s %s' % (_who(entry['from']), entry['to'], entry['ports']))
+            lines.append('  + %s -> %s %s' % (_who(entry['from']), resource_label(matrix, entry['to']), entry['ports']))
         for entry in diff['newly_denied']:
-            lines.append('  - %s -> %s %s' % (_who(entry['from']), entry['to'], entry['ports']))
+            lines.append('  - %s -> %s %s' % (_who(entry['from']), resource_label(matrix, entry['to']), entry['ports']))
     explain = report.get('explain')
     if explain:
         lines.append('')

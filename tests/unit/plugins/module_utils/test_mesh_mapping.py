@@ -8,11 +8,12 @@ ones (sources are translated as they leave their site)."""
 
 from meshcase import agent, assert_error, build, firewall_access, firewall_boxes, inventory, key, peer, site, user
 
+from ansible_collections.meshconnect.mesh.plugins.module_utils.mesh_compile import snapshot
 from ansible_collections.meshconnect.mesh.plugins.module_utils.mesh_graph import resource_text
 from ansible_collections.meshconnect.mesh.plugins.module_utils.mesh_net import cidr_interval, parse_ip
 from ansible_collections.meshconnect.mesh.plugins.module_utils.mesh_probe import expected, probe_targets
 from ansible_collections.meshconnect.mesh.plugins.module_utils.mesh_reach import checked
-from ansible_collections.meshconnect.mesh.plugins.module_utils.mesh_report import matrix_table
+from ansible_collections.meshconnect.mesh.plugins.module_utils.mesh_report import matrix_table, report_text
 
 LAN = '192.168.1.0/24'
 
@@ -222,3 +223,12 @@ def test_explain_names_both_addresses():
     assert user['verdict'] == 'allowed' and link['verdict'] == 'allowed'
     assert 'shop1:till is 10.201.1.50/32 to the mesh, 192.168.1.50/32 inside shop1 (mapped)' in user['reasons']
     assert 'shop2:lan is 10.201.2.0/24 to the mesh, 192.168.1.0/24 inside shop2 (mapped)' in link['reasons']
+
+
+def test_the_diff_shows_both_addresses():
+    before = build(_shops(map_one=True, map_two=True))
+    inv = _shops()
+    inv['policies'].append({'name': 'carol-till', 'users': ['carol'], 'allow': ['shop2:till']})
+    after = build(inv, previous=snapshot(before))
+    text = report_text(dict(after['report'], matrix=after['matrix']))     # as mesh_plan returns it
+    assert '+ user:carol -> shop2:till [10.201.2.50 = 192.168.1.50 inside] tcp/9100' in text, text
