@@ -100,9 +100,8 @@ class ActionModule(ActionBase):
             agents = sorted(set(args['agents']))
             after, whole = state.merge_applied(before, agents, sorted(set(args['applied'])), digest)
         writes = []
-        if before is not None or after['agents']:
-            if before is None or state.dumps(before) != state.dumps(after):
-                writes.append((applied_path, after))
+        if state.dumps(after) != state.dumps(before if before is not None else {'agents': {}}):
+            writes.append((applied_path, after))
         if whole and (current is None or state.dumps(current) != state.dumps(snapshot)):
             writes.append((path, snapshot))
         if not check_mode:

@@ -115,7 +115,7 @@ class Explainer:
         resources = list(site.resources.values()) if grant.resource == '*' else [site.resources[grant.resource]]
         # A mapped resource by both its addresses, so that nobody translates by hand.
         mapped = ['%s is %s to the mesh, %s inside %s (mapped)' % (r.ref, r.cidr, r.real_cidr, site.name)
-                  for r in resources if r.kind != 'agent' and r.real_cidr != r.cidr]
+                  for r in resources if r.mapped]
         if principal in model.users:
             result = self._explain_user(query, model.users[principal], site, resources, grant)
             result['reasons'].extend(mapped)

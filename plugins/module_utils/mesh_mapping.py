@@ -78,9 +78,10 @@ def assign(network, sites, lease_state, problems):
         taken.append((mapping.lo, mapping.hi))
         recorded.setdefault(name, {})[mapping.real] = mapping.published
         changes.append((name, mapping.real, mapping.published))
+    for site in sites.values():
+        site.mappings = [m for m in site.mappings if m.lo is not None]     # those the pool had no room for
     check_mappings(problems, sites)
     for site in sites.values():
-        site.mappings = [m for m in site.mappings if m.lo is not None]
         map_resources(problems, site)
     return dict((name, dict(sorted(entries.items()))) for name, entries in sorted(recorded.items())), changes
 

@@ -110,6 +110,11 @@ class Resource:
     def ref(self):
         return '%s:%s' % (self.site, self.name)
 
+    @property
+    def mapped(self):
+        """Whether the mesh sees this resource under a mapped prefix (its real addresses differ)."""
+        return self.kind != 'agent' and self.real_lo != self.lo
+
 
 class Site:
     def __init__(self, host, name, router, endpoint, endpoint_port, behind_nat, port_forwarding, masquerade,
@@ -227,15 +232,16 @@ def load_network(problems, raw):
     pool = data.get('mapping_pool')
     if pool is not None:
         try:
-            lo, hi = prefix_interval(*parse_cidr(pool))
+            net, length = parse_cidr(pool)
         except AddressError as exc:
             problems.error(item, 'mapping_pool is invalid: %s.' % exc, 'use an IPv4 prefix such as 10.200.0.0/16.')
             return network
+        lo, hi = prefix_interval(net, length)
         if overlaps((lo, hi), (network.lo, network.hi)) or not inside_one_of((lo, hi), PRIVATE_RANGES):
             problems.error(item, 'mapping_pool %s overlaps the overlay %s, or is not private address space.'
                            % (pool, network.cidr), 'give a private prefix that no site uses, such as 10.200.0.0/16.')
             return network
-        network.mapping_pool = (lo, hi, format_cidr(lo, parse_cidr(pool)[1]))
+        network.mapping_pool = (lo, hi, format_cidr(lo, length))
     return network
 
 
@@ -397,74 +403,65 @@ def _load_site(problems, network, host, raw):
 
 
 def _load_mapping(problems, network, item, raw, earlier):
-    """One entry of a site's ``mappings``, or None (with the error) when it cannot be used."""
+    """One entry of a site's ``mappings``, or None (with the error) when it cannot be used. An ``auto`` one
+    has no published prefix yet (``mesh_mapping.assign`` gives it one)."""
     texts = (raw['prefix'], raw['published_as'])
     item = '%s mapping %s' % (item, texts[0])
-    if texts[1] == 'auto':
-        try:
-            real, real_len = parse_cidr(texts[0])
-        except AddressError as exc:
-            problems.error(item, 'prefix is invalid: %s.' % exc, 'write a network, such as 192.168.1.0/24.')
-            return None
-        if network.mapping_pool is None:
-            problems.error(item, 'is published_as auto, but the network has no mapping_pool to give it a prefix from.',
-                           'set meshconnect_network.mapping_pool (a private prefix no site uses, such as '
-                           '10.200.0.0/16), or give published_as.')
-            return None
-        real_lo, real_hi = prefix_interval(real, real_len)
-        if overlaps((real_lo, real_hi), (network.lo, network.hi)):
-            problems.error(item, 'overlaps the overlay network %s (%s).' % (network.name, network.cidr),
-                           'map only LAN addresses, outside the overlay.')
-            return None
-        for other in earlier:
-            if overlaps((real_lo, real_hi), (other.real_lo, other.real_hi)):
-                problems.error(item, 'overlaps the mapping of %s of this site.' % other.real,
-                               'give each mapping its own prefixes.')
-                return None
-        return Mapping(format_cidr(real, real_len), None, real_lo, real_hi, None, None)
+    auto = texts[1] == 'auto'
     parsed = []
-    for key, text in zip(('prefix', 'published_as'), texts):
+    for key, text in zip(('prefix', 'published_as'), texts[:1] if auto else texts):
         try:
             parsed.append(parse_cidr(text))
         except AddressError as exc:
             problems.error(item, '%s is invalid: %s.' % (key, exc), 'write a network, such as 192.168.1.0/24.')
             return None
-    (real, real_len), (published, published_len) = parsed
-    if real_len != published_len:
-        problems.error(item, 'publishes a /%d as the /%d %s: a 1:1 mapping keeps the host part, so both '
-                       'prefixes have the same size.' % (real_len, published_len, texts[1]),
-                       'publish it as a /%d.' % real_len)
-        return None
+    real, real_len = parsed[0]
     real_lo, real_hi = prefix_interval(real, real_len)
-    lo, hi = prefix_interval(published, published_len)
-    if overlaps((lo, hi), (network.lo, network.hi)) or overlaps((real_lo, real_hi), (network.lo, network.hi)):
+    if auto and network.mapping_pool is None:
+        problems.error(item, 'is published_as auto, but the network has no mapping_pool to give it a prefix from.',
+                       'set meshconnect_network.mapping_pool (a private prefix no site uses, such as '
+                       '10.200.0.0/16), or give published_as.')
+        return None
+    lo = hi = published = None
+    if not auto:
+        published, published_len = parsed[1]
+        if real_len != published_len:
+            problems.error(item, 'publishes a /%d as the /%d %s: a 1:1 mapping keeps the host part, so both '
+                           'prefixes have the same size.' % (real_len, published_len, texts[1]),
+                           'publish it as a /%d.' % real_len)
+            return None
+        lo, hi = prefix_interval(published, published_len)
+        published = format_cidr(published, published_len)
+    if overlaps((real_lo, real_hi), (network.lo, network.hi)) or (
+            lo is not None and overlaps((lo, hi), (network.lo, network.hi))):
         problems.error(item, 'overlaps the overlay network %s (%s).' % (network.name, network.cidr),
                        'publish the site under a prefix outside the overlay, and map only its LAN addresses.')
         return None
-    special = first_overlapping((lo, hi), SPECIAL_RANGES)
-    if special:
-        problems.error(item, 'published_as %s overlaps %s, which no host can use.' % (texts[1], special),
-                       'publish it under a private prefix no site uses, such as one of 10.0.0.0/8.')
-        return None
-    if not inside_one_of((lo, hi), PRIVATE_RANGES):
-        problems.error(item, 'published_as %s is not private address space: users and sites would route '
-                       "someone else's addresses into the mesh." % texts[1],
-                       'publish it inside %s.' % ', '.join(PRIVATE_RANGES))
-        return None
+    if lo is not None:
+        special = first_overlapping((lo, hi), SPECIAL_RANGES)
+        if special:
+            problems.error(item, 'published_as %s overlaps %s, which no host can use.' % (texts[1], special),
+                           'publish it under a private prefix no site uses, such as one of 10.0.0.0/8.')
+            return None
+        if not inside_one_of((lo, hi), PRIVATE_RANGES):
+            problems.error(item, 'published_as %s is not private address space: users and sites would route '
+                           "someone else's addresses into the mesh." % texts[1],
+                           'publish it inside %s.' % ', '.join(PRIVATE_RANGES))
+            return None
     for other in earlier:
         if overlaps((real_lo, real_hi), (other.real_lo, other.real_hi)) or (
-                other.lo is not None and overlaps((lo, hi), (other.lo, other.hi))):
+                lo is not None and other.lo is not None and overlaps((lo, hi), (other.lo, other.hi))):
             problems.error(item, 'overlaps the mapping of %s (published as %s) of this site.'
-                           % (other.real, other.published), 'give each mapping its own prefixes.')
+                           % (other.real, other.published or 'auto'), 'give each mapping its own prefixes.')
             return None
-    return Mapping(format_cidr(real, real_len), format_cidr(published, published_len), real_lo, real_hi, lo, hi)
+    return Mapping(format_cidr(real, real_len), published, real_lo, real_hi, lo, hi)
 
 
 def check_mappings(problems, sites):
     """Published prefixes are the mesh's addresses for the mapped LANs: no
     two sites publish overlapping ones."""
     published = sorted(((mapping.lo, mapping.hi, site.name, mapping) for site in sites.values()
-                        for mapping in site.mappings if mapping.lo is not None), key=lambda entry: entry[:3])
+                        for mapping in site.mappings), key=lambda entry: entry[:3])
     for (lo, hi, name, mapping), (olo, ohi, oname, other) in zip(published, published[1:]):
         if overlaps((lo, hi), (olo, ohi)):
             problems.error("site '%s' mapping %s" % (oname, other.real),
@@ -487,7 +484,7 @@ def map_resources(problems, site):
             mapping = inside[0]
             shift = mapping.lo - mapping.real_lo
             res.lo, res.hi = res.real_lo + shift, res.real_hi + shift
-            res.cidr = _cidr_of(res.lo, res.hi)
+            res.cidr = format_cidr(res.lo, parse_cidr(res.real_cidr)[1])
             res.amap = [(lo + shift, hi + shift, ports) for lo, hi, ports in res.amap]
             continue
         for mapping in site.mappings:
@@ -505,11 +502,6 @@ def map_resources(problems, site):
                                'publish the mapping under a prefix that no resource of this site uses.')
                 del site.resources[res.name]
                 break
-
-
-def _cidr_of(lo, hi):
-    length = 32 - (hi - lo + 1).bit_length() + 1
-    return format_cidr(lo, length)
 
 
 def check_exits(problems, sites):

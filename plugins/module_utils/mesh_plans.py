@@ -82,8 +82,7 @@ class Plans:
                              'to this site, or split the links.')
         # A route into the mesh must not take the site's own addresses: published or real (its LAN).
         own = [(r.lo, r.hi, r.ref) for r in site.resources.values() if r.kind != 'agent']
-        own.extend((r.real_lo, r.real_hi, r.ref) for r in site.resources.values()
-                   if r.kind != 'agent' and r.real_lo != r.lo)
+        own.extend((r.real_lo, r.real_hi, r.ref) for r in site.resources.values() if r.mapped)
         for lo, hi, peer, ref in owner:
             clash = sorted(set(oref for olo, ohi, oref in own if lo <= ohi and olo <= hi))
             for oref in clash:
@@ -170,7 +169,7 @@ class Plans:
             'pending_keys': sorted(set(pending)),
             'routes': cidrs(routes),
             'resources': [dict({'name': r.name, 'cidr': r.cidr, 'ports': r.ports.describe(), 'kind': r.kind},
-                               **({'real': r.real_cidr} if r.kind != 'agent' and r.real_cidr != r.cidr else {}))
+                               **({'real': r.real_cidr} if r.mapped else {}))
                           for r in site.resources.values()],
             'local_addresses': [format_ip(a) for a in site.local_addresses],
             'firewall': {
@@ -210,7 +209,7 @@ class Plans:
                           if res.kind != 'agent')
             # The exit site's forward chain sees its own mapped resources by their real addresses.
             ranges.extend((res.real_lo, res.real_hi) for other in self.model.sites.values()
-                          for res in other.resources.values() if res.kind != 'agent' and res.real_lo != res.lo)
+                          for res in other.resources.values() if res.mapped)
             self.not_internet = cidrs(ranges)
         return {'users': [{'classes': sorted(ids), 'peer': peer} for peer, ids in sorted(entries.items())],
                 'excluded': list(self.not_internet)}

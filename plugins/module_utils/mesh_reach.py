@@ -70,8 +70,7 @@ class Reachability:
             matrix['via'] = dict(sorted(via.items()))
         # Resources the mesh reaches under a mapped prefix: their real addresses, inside their site.
         real = dict((res.ref, format_interval(res.real_lo, res.real_hi)) for site in model.sites.values()
-                    for res in site.resources.values()
-                    if res.kind != 'agent' and res.real_cidr != res.cidr and res.ref in matrix['resources'])
+                    for res in site.resources.values() if res.mapped and res.ref in matrix['resources'])
         if real:
             matrix['real'] = dict(sorted(real.items()))
         return matrix
