@@ -44,27 +44,37 @@ def assign(network, sites, lease_state, problems):
     previous = {}
     if isinstance(lease_state, dict) and isinstance(lease_state.get('mappings'), dict):
         previous = lease_state['mappings']
-    taken = [(m.lo, m.hi) for site in sites.values() for m in site.mappings if m.lo is not None]
-    taken.append((network.lo, network.hi))
-    taken.extend((res.real_lo, res.real_hi) for site in sites.values() for res in site.resources.values()
-                 if res.kind != 'agent' and res.real_cidr)
-    taken.extend((parse_ip(site.endpoint),) * 2 for site in sites.values()
-                 if site.endpoint and looks_like_ipv4(site.endpoint))
+    # (lo, hi, what): the addresses a published prefix must not take
+    taken = [(m.lo, m.hi, '%s publishes %s' % (site.name, m.published)) for site in sites.values()
+             for m in site.mappings if m.lo is not None]
+    taken.append((network.lo, network.hi, 'the overlay %s' % network.cidr))
+    taken.extend((res.real_lo, res.real_hi, 'resource %s (%s)' % (res.ref, res.real_cidr))
+                 for site in sites.values() for res in site.resources.values() if res.kind != 'agent' and res.real_cidr)
+    taken.extend((parse_ip(site.endpoint), parse_ip(site.endpoint), 'the endpoint of %s' % site.name)
+                 for site in sites.values() if site.endpoint and looks_like_ipv4(site.endpoint))
     recorded, changes, waiting = {}, [], []
     for name, site in sorted(sites.items()):
         for mapping in site.mappings:
             if mapping.lo is not None:
                 continue
             kept = (previous.get(name) or {}).get(mapping.real)
-            if kept is not None:
-                net, length = parse_cidr(kept)
-                lo, hi = prefix_interval(net, length)
-                if not any(overlaps((lo, hi), other) for other in taken):
-                    _give(mapping, lo, hi, length)
-                    taken.append((lo, hi))
-                    recorded.setdefault(name, {})[mapping.real] = mapping.published
-                    continue
-            waiting.append((name, mapping))
+            if kept is None:
+                waiting.append((name, mapping))
+                continue
+            # Given once, never moved: moving it would renumber the site's hosts for every user and linked site.
+            net, length = parse_cidr(kept)
+            lo, hi = prefix_interval(net, length)
+            clash = [what for olo, ohi, what in taken if overlaps((lo, hi), (olo, ohi))]
+            if clash:
+                problems.error("site '%s' mapping %s" % (name, mapping.real),
+                               'is published as %s, recorded in leases.json, which now overlaps %s.'
+                               % (kept, ', '.join(clash)),
+                               'give the other one other addresses; to renumber this site on purpose, remove its '
+                               'entry from mappings in leases.json.')
+                continue
+            _give(mapping, lo, hi, length)
+            taken.append((lo, hi, '%s publishes %s' % (name, kept)))
+            recorded.setdefault(name, {})[mapping.real] = mapping.published
     for name, mapping in waiting:
         length = parse_cidr(mapping.real)[1]
         found = _free(network.mapping_pool, length, taken)
@@ -75,7 +85,7 @@ def assign(network, sites, lease_state, problems):
                            'widen meshconnect_network.mapping_pool, or give published_as.')
             continue
         _give(mapping, found, found + (mapping.real_hi - mapping.real_lo), length)
-        taken.append((mapping.lo, mapping.hi))
+        taken.append((mapping.lo, mapping.hi, '%s publishes %s' % (name, mapping.published)))
         recorded.setdefault(name, {})[mapping.real] = mapping.published
         changes.append((name, mapping.real, mapping.published))
     for site in sites.values():
@@ -92,11 +102,11 @@ def _give(mapping, lo, hi, length):
 
 
 def _free(pool, length, taken):
-    """The lowest prefix of ``length`` in ``pool`` that overlaps nothing ``taken``, or None."""
+    """The lowest prefix of ``length`` in ``pool`` that overlaps nothing ``taken`` (``(lo, hi, what)``), or None."""
     size = 1 << (32 - length)
     lo = (pool[0] + size - 1) // size * size
     while lo + size - 1 <= pool[1]:
-        clash = [hi for olo, hi in taken if overlaps((lo, lo + size - 1), (olo, hi))]
+        clash = [hi for olo, hi, _what in taken if overlaps((lo, lo + size - 1), (olo, hi))]
         if not clash:
             return lo
         lo = (max(clash) + size) // size * size

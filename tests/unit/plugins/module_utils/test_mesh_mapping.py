@@ -232,3 +232,17 @@ def test_the_diff_shows_both_addresses():
     after = build(inv, previous=snapshot(before))
     text = report_text(dict(after['report'], matrix=after['matrix']))     # as mesh_plan returns it
     assert '+ user:carol -> shop2:till [10.201.2.50 = 192.168.1.50 inside] tcp/9100' in text, text
+
+
+def test_a_recorded_prefix_is_never_moved_by_a_later_change():
+    first = build(_auto(1, 2))
+    recorded = first['lease_state']['mappings']
+    # The pool shrinks or moves: the prefixes already given stay.
+    again = build(_auto(1, 2, mapping_pool='10.200.8.0/24'), lease_state=first['lease_state'])
+    assert again['lease_state']['mappings'] == recorded and again['report']['mapping_changes'] == []
+    # A new explicit mapping elsewhere takes shop2's recorded prefix: refused, shop2 is not renumbered.
+    inv = _auto(1, 2)
+    inv['sites']['gw-shop3'] = {'name': 'shop3', 'resources': [{'name': 'lan', 'address': '192.168.9.0/24'}],
+                                'mappings': [{'prefix': '192.168.9.0/24', 'published_as': '10.200.1.0/24'}]}
+    assert_error(inv, "site 'shop2' mapping 192.168.1.0/24", 'recorded in leases.json', 'shop3 publishes',
+                 'remove its entry', lease_state=first['lease_state'])
