@@ -71,3 +71,22 @@ def test_a_state_directory_that_cannot_be_written_is_read_only(tmp_path):
     target.write_text('not a directory\n')
     assert not writable(str(target / 'state'))
     assert writable(str(tmp_path / 'new' / 'state'))
+
+
+def test_a_new_auto_mapping_fails_with_the_prefix_to_commit_then_passes_once_committed(tmp_path):
+    work, inv_dir = _committed(tmp_path)
+    before = snapshot_tree(state_dir(inv_dir))
+    inv = inventory()
+    inv['network']['mapping_pool'] = '10.200.0.0/16'
+    branch = inv['sites']['gw-branch']
+    branch['mappings'] = [{'prefix': '10.20.0.0/24', 'published_as': 'auto'}]
+    write_inventory(inv_dir, inv)
+    run = run_playbook(work, inv_dir, 'plan.yml', *READONLY)
+    assert run.rc != 0
+    assert 'lease mapping: branch 10.20.0.0/24 published as 10.200.0.0/24' in run.log
+    assert snapshot_tree(state_dir(inv_dir)) == before
+    # Made where the state can be written, and committed: the read-only run takes it and passes.
+    assert run_playbook(work, inv_dir, 'plan.yml').rc == 0
+    run = run_playbook(work, inv_dir, 'plan.yml', *READONLY)
+    assert run.rc == 0, run.log
+    assert 'lease mapping' not in run.stdout
